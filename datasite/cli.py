@@ -1,0 +1,46 @@
+"""The ``datasite`` command: what a hospital admin runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from datasite.cli_support import console, fail_on_error
+from datasite.config import SiteSettings, admin_credentials
+
+app = typer.Typer(help="Run and administer a hospital's syft datasite.", no_args_is_help=True)
+
+
+@app.command()
+def launch(
+    name: Annotated[str, typer.Option(help="The datasite's name, e.g. the hospital's.")],
+    port: Annotated[int, typer.Option(help="TCP port to serve on.")],
+    data_dir: Annotated[Path, typer.Option(help="Where all of the site's state lives.")],
+    host: Annotated[str, typer.Option(help="Interface to bind; 0.0.0.0 exposes it.")] = "127.0.0.1",
+    db_url: Annotated[
+        str | None, typer.Option(help="postgresql://user:pw@host:port/db instead of SQLite.")
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="Debug logging.")] = False,
+) -> None:
+    """Run a datasite in the foreground (Ctrl-C or SIGTERM stops it cleanly).
+
+    Admin credentials come from DATASITE_ADMIN_EMAIL / DATASITE_ADMIN_PASSWORD.
+    """
+    from datasite.launch import launch as run_site
+
+    with fail_on_error():
+        settings = SiteSettings(name=name, port=port, data_dir=data_dir, host=host, db_url=db_url)
+        creds = admin_credentials()
+        run_site(settings, creds, verbose=verbose)
+
+
+def _register_subcommands() -> None:
+    from datasite.cli_users import users_app
+
+    app.add_typer(users_app, name="users", help="Add and list the people who use this site.")
+
+
+_register_subcommands()
+__all__ = ["app", "console"]
