@@ -1,0 +1,157 @@
+"""The two files a researcher writes: ``sites.toml`` (where) and ``experiment.toml`` (what).
+
+Credentials never live in the files: each site names the environment variables that hold the
+researcher's email and password there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from fedcommon.schema import DEFAULT_IMAGE_SIZE
+from researcher.errors import ConfigError
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class SiteConfig(_Frozen):
+    name: str
+    url: str
+    email_env: str
+    password_env: str
+
+    def credentials(self, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+        """(email, password) read from the environment variables this site names."""
+        env = os.environ if env is None else env
+        email, password = env.get(self.email_env, ""), env.get(self.password_env, "")
+        if not email or not password:
+            raise ConfigError(
+                f"Site {self.name}: set the environment variables {self.email_env} and "
+                f"{self.password_env} to your account's email and password at {self.url}."
+            )
+        return email, password
+
+
+class SitesConfig(_Frozen):
+    sites: tuple[SiteConfig, ...] = Field(min_length=1)
+
+    @field_validator("sites")
+    @classmethod
+    def _unique(cls, sites: tuple[SiteConfig, ...]) -> tuple[SiteConfig, ...]:
+        names = [site.name for site in sites]
+        if len(set(names)) != len(names):
+            raise ValueError(f"site names must be unique, got {names}")
+        return sites
+
+
+class ModelConfig(_Frozen):
+    """A small CNN for 1-channel images: ``depth`` conv blocks of ``width * 2**i`` channels."""
+
+    width: int = Field(default=16, ge=1, le=256)
+    depth: int = Field(default=3, ge=1, le=6)
+    num_classes: int = Field(default=2, ge=2)
+    image_size: int = Field(default=DEFAULT_IMAGE_SIZE, ge=8)
+
+
+class ExperimentConfig(_Frozen):
+    name: str
+    dataset: str
+    model: ModelConfig = ModelConfig()
+    optimizer: Literal["sgd", "adam"] = "adam"
+    lr: float = Field(default=1e-3, gt=0)
+    batch_size: int = Field(default=32, ge=1)
+    local_epochs: int = Field(default=1, ge=1)
+    rounds: int = Field(default=5, ge=1)
+    seed: int = 0
+    algorithm: Literal["fedavg", "fedprox"] = "fedavg"
+    mu: float = Field(default=0.0, ge=0)
+    min_sites: int = Field(default=2, ge=1)
+    site_timeout_s: float = Field(default=600.0, gt=0)
+    spare_executions: int = Field(default=2, ge=0)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        if not _NAME.match(name):
+            raise ValueError(
+                f"'{name}' must be lowercase letters, digits and _ (starting with a letter); "
+                "it names the code request at every site"
+            )
+        return name
+
+    def site_config(self) -> dict[str, Any]:
+        """The constant configuration bound into the site function (the admin sees it)."""
+        return {
+            "model": self.model.model_dump(),
+            **self.model_dump(include={"optimizer", "lr", "batch_size", "local_epochs"}),
+            **self.model_dump(include={"seed", "algorithm", "mu"}),
+        }
+
+    @property
+    def execution_budget(self) -> int:
+        """Calls one approval covers: a training and an evaluation call per round, plus spares
+        for re-running a round after an interruption."""
+        return 2 * self.rounds + self.spare_executions
+
+    def fingerprint(self) -> str:
+        """Identifies what is trained (not how long): a resumed run must match it."""
+        payload = json.dumps(self.model_dump(exclude={"rounds", "site_timeout_s"}), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+    def function_name(self, source: str) -> str:
+        """The syft function's name: unique per experiment and per version of its content
+        (syft resolves ``client.code.<name>`` to the first version submitted under a name)."""
+        payload = json.dumps(self.site_config(), sort_keys=True) + source
+        payload += json.dumps([self.dataset, self.execution_budget])
+        return f"fl_{self.name}_{hashlib.sha256(payload.encode()).hexdigest()[:8]}"
+
+
+def _read_toml(path: Path, what: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"The {what} file {path} does not exist.") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"The {what} file {path} is not valid TOML: {err}.") from None
+
+
+def _validation_message(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'file'}: {e['msg']}" for e in err.errors()
+    )
+
+
+def load_sites(path: Path) -> SitesConfig:
+    """Parse ``sites.toml``: one ``[[site]]`` table per datasite."""
+    raw = _read_toml(path, "sites")
+    try:
+        return SitesConfig(sites=tuple(raw.get("site", ())))
+    except ValidationError as err:
+        raise ConfigError(
+            f"{path} is not a valid sites file ({_validation_message(err)}). Each [[site]] "
+            "needs name, url, email_env and password_env; see examples/sites.toml."
+        ) from None
+
+
+def load_experiment(path: Path) -> ExperimentConfig:
+    raw = _read_toml(path, "experiment")
+    try:
+        return ExperimentConfig(**raw)
+    except ValidationError as err:
+        raise ConfigError(
+            f"{path} is not a valid experiment file ({_validation_message(err)}); see "
+            "examples/experiment.toml."
+        ) from None

@@ -1,0 +1,107 @@
+"""What a run leaves in ``--out``: metrics.csv, summary.json, global_model.pt and PNG plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from fedcommon.weights import to_state_dict
+from researcher.checkpoint import RunState
+
+ROW_FIELDS = (
+    "round",
+    "site",
+    "phase",
+    "status",
+    "reason",
+    "n_samples",
+    "compute_seconds",
+    "train_loss",
+    "loss",
+    "accuracy",
+    "auc",
+)
+
+
+def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=ROW_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def summary(state: RunState, experiment: dict[str, Any], planned_rounds: int) -> dict[str, Any]:
+    final = state.rounds[-1]["global"] if state.rounds else {}
+    skipped: dict[str, list[str]] = {}
+    for row in state.rows:
+        if row["status"] != "ok":
+            skipped.setdefault(row["site"], []).append(f"round {row['round']}: {row['reason']}")
+    return {
+        "experiment": experiment,
+        "fingerprint": state.fingerprint,
+        "rounds_planned": planned_rounds,
+        "rounds_completed": state.completed_rounds,
+        "final_global_metrics": final,
+        "sites_used": state.sites_used,
+        "sites_skipped": skipped,
+        "wall_seconds": round(state.wall_seconds, 3),
+        "per_round": [{k: v for k, v in r.items() if k != "global"} for r in state.rounds],
+    }
+
+
+def write_all(out: Path, state: RunState, experiment: dict[str, Any], planned: int) -> None:
+    """Write every output file for the rounds completed so far."""
+    import torch
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_metrics_csv(out / "metrics.csv", state.rows)
+    text = json.dumps(summary(state, experiment, planned), indent=2, default=str)
+    (out / "summary.json").write_text(text)
+    torch.save(to_state_dict(state.weights), out / "global_model.pt")
+    if state.rounds:
+        plot_metrics(out / "metrics.png", state.rows)
+        plot_timing(out / "round_time.png", state.rounds)
+
+
+def plot_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Validation loss, accuracy and AUC per round: the global model and each site."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    evals = [r for r in rows if r["phase"] == "evaluate" and r["status"] == "ok"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for axis, metric in zip(axes, ("loss", "accuracy", "auc"), strict=True):
+        for site in sorted({r["site"] for r in evals}, key=lambda s: (s != "global", s)):
+            points = [(r["round"], r[metric]) for r in evals if r["site"] == site]
+            style = {"linewidth": 2.5, "color": "black"} if site == "global" else {"alpha": 0.7}
+            axis.plot(*zip(*points, strict=True), marker="o", label=site, **style)
+        axis.set(title=f"validation {metric}", xlabel="round")
+        axis.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_timing(path: Path, rounds: list[dict[str, Any]]) -> None:
+    """Per-round wall time split into the slowest site's compute and platform overhead."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    index = [r["round"] for r in rounds]
+    compute = [r["site_compute_s"] for r in rounds]
+    overhead = [r["overhead_s"] for r in rounds]
+    fig, axis = plt.subplots(figsize=(6, 3.8))
+    axis.bar(index, compute, label="slowest site compute")
+    axis.bar(index, overhead, bottom=compute, label="platform overhead")
+    axis.set(title="time per round", xlabel="round", ylabel="seconds")
+    axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

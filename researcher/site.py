@@ -1,0 +1,49 @@
+"""How the coordinator talks to one site: a small protocol with a syft implementation
+(``researcher.syftio.SyftSite``) and an in-memory twin (``researcher.inmemory.InMemorySite``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from fedcommon.weights import ReplyKey, Weights, WeightsError
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What one site call returned: plain data only."""
+
+    n_samples: int
+    compute_seconds: float
+    metrics: dict[str, float] = field(default_factory=dict)
+    weights: Weights | None = None
+
+    @classmethod
+    def from_plain(cls, raw: Mapping[str, Any]) -> Reply:
+        """Parse the dict a site function returns (keys in :class:`ReplyKey`)."""
+        if not isinstance(raw, Mapping) or ReplyKey.N_SAMPLES not in raw:
+            raise WeightsError(
+                f"A site reply must be a dict with {list(ReplyKey)}, got {raw!r:.80}."
+            )
+        weights = raw.get(ReplyKey.WEIGHTS)
+        return cls(
+            n_samples=int(raw[ReplyKey.N_SAMPLES]),
+            compute_seconds=float(raw.get(ReplyKey.COMPUTE_SECONDS, 0.0)),
+            metrics={k: float(v) for k, v in dict(raw.get(ReplyKey.METRICS, {})).items()},
+            weights=dict(weights) if weights is not None else None,
+        )
+
+
+class Site(Protocol):
+    """One datasite, as the coordinator sees it. Both calls block; the coordinator applies
+    its own deadline. Failures raise :class:`researcher.errors.SiteCallError` with a short
+    reason (or any exception, which the coordinator reduces to its type name)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def train(self, weights: Weights, round_index: int) -> Reply: ...
+
+    def evaluate(self, weights: Weights, round_index: int) -> Reply: ...
