@@ -59,7 +59,7 @@ def federated_step(
         data = np.asarray(array)
         if data.ndim != 4 or data.shape[1] != 1 or data.shape[2:] != (size, size):
             raise ValueError(f"images must be N x 1 x {size} x {size}, got {data.shape}")
-        return torch.from_numpy(data.astype(np.float32) / 255.0)
+        return torch.from_numpy((data.astype(np.float32) - 127.5) / 64.0)
 
     def as_targets(array: Any) -> torch.Tensor:
         return torch.from_numpy(np.asarray(array).astype(np.int64))

@@ -1,0 +1,134 @@
+"""The ``researcher`` command: datasets, submit, status, train (a shell over researcher.api)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from fedcommon.errors import PlatformError
+
+app = typer.Typer(help="Researcher side: connect to datasites, submit training, run FedAvg.")
+console = Console()
+errors = Console(stderr=True)
+
+SitesOpt = Annotated[
+    Path, typer.Option("--sites", help="sites.toml: name, url, credential env vars")
+]
+ExpOpt = Annotated[Path, typer.Option("--experiment", help="experiment.toml")]
+
+
+class Format(StrEnum):
+    TABLE = "table"
+    JSON = "json"
+
+
+FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for tools")]
+
+
+def _fail(err: PlatformError) -> typer.Exit:
+    errors.print(f"[red]error:[/] {err.message}")
+    return typer.Exit(code=err.exit_code)
+
+
+def _show(rows: list[dict[str, Any]], fmt: Format, title: str) -> None:
+    if fmt is Format.JSON:
+        console.print_json(json.dumps(rows, default=str))
+        return
+    table = Table(title=title)
+    for column in rows[0] if rows else ["(none)"]:
+        table.add_column(str(column))
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
+    console.print(table)
+
+
+def _setup_logging() -> None:
+    logging.basicConfig(level=logging.WARNING, handlers=[RichHandler(console=errors)], force=True)
+
+
+@app.command()
+def datasets(sites: SitesOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """List every site's datasets and assets with their shapes."""
+    from researcher import api
+
+    _setup_logging()
+    try:
+        fed = api.connect(api.load_sites(sites))
+        rows = api.list_datasets(fed)
+    except PlatformError as err:
+        raise _fail(err) from None
+    rows += [{"site": s, "dataset": "-", "asset": "-", "error": r} for s, r in fed.errors.items()]
+    _show(rows, fmt, "datasets")
+    if fed.errors:
+        raise typer.Exit(code=5)
+
+
+@app.command()
+def submit(sites: SitesOpt, experiment: ExpOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """Run the site function on each site's mock data, then request approval at every site."""
+    from researcher import api
+
+    _setup_logging()
+    try:
+        exp = api.load_experiment(experiment)
+        fed = api.connect(api.load_sites(sites))
+        result = api.submit(fed, exp)
+    except PlatformError as err:
+        raise _fail(err) from None
+    rows = [
+        {"site": site, "result": what, "budget": exp.execution_budget}
+        for site, what in result.items()
+    ]
+    _show(rows, fmt, f"code requests for {exp.name}")
+
+
+@app.command()
+def status(
+    sites: SitesOpt,
+    experiment: Annotated[Path | None, typer.Option("--experiment")] = None,
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Per site: pending / approved / denied (with the reason) and executions used."""
+    from researcher import api
+
+    _setup_logging()
+    try:
+        exp = api.load_experiment(experiment) if experiment else None
+        rows = api.status(api.connect(api.load_sites(sites)), exp)
+    except PlatformError as err:
+        raise _fail(err) from None
+    _show(rows, fmt, "code requests")
+
+
+@app.command()
+def train(
+    sites: SitesOpt,
+    experiment: ExpOpt,
+    out: Annotated[Path, typer.Option("--out", help="run folder; rerun to resume")],
+    fmt: FormatOpt = Format.TABLE,
+) -> None:
+    """Federated training over every approved site; checkpoints into --out and resumes."""
+    from researcher import api
+    from researcher.progress import RichProgress
+
+    _setup_logging()
+    try:
+        exp = api.load_experiment(experiment)
+        fed = api.connect(api.load_sites(sites))
+        with RichProgress(errors) as progress:
+            summary = api.train(fed, exp, out, progress)
+    except PlatformError as err:
+        raise _fail(err) from None
+    if fmt is Format.JSON:
+        console.print_json(json.dumps(summary, default=str))
+        return
+    final = ", ".join(f"{k} {v:.3f}" for k, v in summary["final_global_metrics"].items())
+    console.print(f"done: {summary['rounds_completed']} rounds, {final}; outputs in {out}")

@@ -1,0 +1,43 @@
+"""A datasite reached through syft, as a :class:`researcher.site.Site`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fedcommon.weights import Weights
+from researcher.config import ExperimentConfig
+from researcher.errors import SiteCallError
+from researcher.site import Reply
+from researcher.syftio import code
+
+
+@dataclass
+class SyftSite:
+    """Calls the approved site function of ``experiment`` at one datasite."""
+
+    name: str
+    client: Any
+    assets: Mapping[str, Any]
+    experiment: ExperimentConfig
+
+    def _call(self, weights: Weights, task: str, round_index: int) -> Reply:
+        raw = code.call(
+            self.client,
+            self.name,
+            self.assets,
+            self.experiment,
+            weights=weights,
+            task=task,
+            round_index=round_index,
+        )
+        if not isinstance(raw, Mapping):
+            raise SiteCallError(self.name, f"unexpected reply of type {type(raw).__name__}")
+        return Reply.from_plain(raw)
+
+    def train(self, weights: Weights, round_index: int) -> Reply:
+        return self._call(weights, "train", round_index)
+
+    def evaluate(self, weights: Weights, round_index: int) -> Reply:
+        return self._call(weights, "evaluate", round_index)

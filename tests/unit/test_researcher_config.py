@@ -1,0 +1,59 @@
+"""sites.toml and experiment.toml: parsing, credentials from the environment, clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from researcher.config import load_experiment, load_sites
+from researcher.errors import ConfigError
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_example_files_parse() -> None:
+    sites = load_sites(EXAMPLES / "sites.toml")
+    exp = load_experiment(EXAMPLES / "experiment.toml")
+
+    assert [s.name for s in sites.sites] == ["st_olav", "haukeland", "ullevaal"]
+    assert exp.execution_budget == 2 * exp.rounds + exp.spare_executions
+
+
+def test_credentials_come_from_the_named_variables() -> None:
+    site = load_sites(EXAMPLES / "sites.toml").sites[0]
+
+    assert site.credentials({"ST_OLAV_EMAIL": "a@b.c", "ST_OLAV_PASSWORD": "pw"}) == ("a@b.c", "pw")
+    with pytest.raises(
+        ConfigError, match="set the environment variables ST_OLAV_EMAIL and ST_OLAV_PASSWORD"
+    ):
+        site.credentials({})
+
+
+def test_password_in_the_sites_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "sites.toml"
+    path.write_text(
+        '[[site]]\nname="a"\nurl="http://x:1"\nemail_env="E"\npassword_env="P"\npassword="x"\n'
+    )
+
+    with pytest.raises(ConfigError, match=r"sites\.0\.password: Extra inputs are not permitted"):
+        load_sites(path)
+
+
+def test_bad_experiment_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "exp.toml"
+    path.write_text('name = "Bad-Name"\ndataset = "d"\nalgorithm = "fedsgd"\n')
+
+    with pytest.raises(
+        ConfigError, match=r"name: .*lowercase.*algorithm: Input should be 'fedavg' or 'fedprox'"
+    ):
+        load_experiment(path)
+
+
+def test_function_name_changes_with_the_code_or_settings() -> None:
+    exp = load_experiment(EXAMPLES / "experiment.toml")
+    changed = exp.model_copy(update={"lr": 0.5})
+
+    assert exp.function_name("src") != changed.function_name("src")
+    assert exp.function_name("src") != exp.function_name("src2")
+    assert exp.function_name("src").startswith("fl_pneumonia_cnn_")
