@@ -10,6 +10,11 @@ without it (tests/integration/test_syft_fixes.py).
 2. Payload walk: ``attach_attribute_to_syft_object`` recurses into every element of ``bytes``
    and ``str`` results (measured: a 131 MB asset call 24 s -> 2.1 s once skipped). Neither
    type can hold a syft object, so we return early for them.
+3. No read-only role: a GUEST may submit code, requests, projects and even execute actions.
+   The platform's compliance role is GUEST, so GUEST keeps only the read-only service paths
+   in ``GUEST_READ_ONLY_PATHS``; anything else is answered "you have no access to: PATH".
+4. Forged execution records: any data scientist can call ``code.store_execution_output`` and
+   append a fake entry to the output history. Only admins keep that path.
 """
 
 from __future__ import annotations
@@ -71,9 +76,61 @@ def fix_payload_walk() -> None:
     service.attach_attribute_to_syft_object = attach  # type: ignore[attr-defined]
 
 
+GUEST_READ_ONLY_PATHS = frozenset(
+    {
+        "action.exists",
+        "action.get",
+        "action.get_mock",
+        "action.get_pointer",
+        "action.has_storage_permission",
+        "action.is_resolved",
+        "blob_storage.read",
+        "code.get_all",
+        "code.get_by_service_func_name",
+        "code_status.get_by_uid",
+        "dataset.get_all",
+        "dataset.search",
+        "job.get",
+        "metadata.get_env",
+        "metadata.get_metadata",
+        "output.get",
+        "output.get_all",
+        "output.get_by_output_policy_id",
+        "output.get_by_user_code_id",
+        "output.has_output_read_permissions",
+        "project.get_all",
+        "project.get_by_name",
+        "project.get_by_uid",
+        "settings.welcome_show",
+        "user.get_current_user",
+    }
+)
+ADMIN_ONLY_PATHS = frozenset({"code.store_execution_output"})
+
+
+def fix_role_registry() -> None:
+    from syft.service.service import UserServiceConfigRegistry
+    from syft.service.user.user_roles import ServiceRole
+
+    original = UserServiceConfigRegistry.from_role.__func__  # type: ignore[attr-defined]
+
+    def allowed(role: Any, path: str) -> bool:
+        if role == ServiceRole.GUEST:
+            return path in GUEST_READ_ONLY_PATHS
+        return path not in ADMIN_ONLY_PATHS or role.value >= ServiceRole.DATA_OWNER.value
+
+    @functools.wraps(original)
+    def from_role(cls: Any, user_service_role: Any) -> Any:
+        full = original(cls, user_service_role).get_registered_configs()
+        return cls({p: c for p, c in full.items() if allowed(user_service_role, p)})
+
+    UserServiceConfigRegistry.from_role = classmethod(from_role)  # type: ignore[assignment]
+
+
 FIXES: dict[str, Callable[[], None]] = {
     "execution_cap": fix_execution_cap,
     "payload_walk": fix_payload_walk,
+    "role_registry": fix_role_registry,
 }
 
 

@@ -5,7 +5,6 @@ history) is served here, behind HTTP Basic auth checked against syft's own user 
 Responses never carry exception text: details go to the site log.
 """
 
-from __future__ import annotations
 
 import logging
 from typing import Annotated, Any

@@ -1,0 +1,105 @@
+"""Each fix in datasite/syftio/fixes.py is needed: the same scenario on a site launched
+without the fix (DATASITE_UNSAFE_SKIP_FIXES) shows the syft 0.9.5 defect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from datasite.syftio.client import admin_login, login, upload_dataset
+from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, run_cli
+
+pytestmark = pytest.mark.integration
+FIXED = pytest.param("", id="fixed")
+UNFIXED = "execution_cap,role_registry"  # role_registry also guards store_execution_output
+
+
+def can_forge_execution_records(ds: Any) -> bool:
+    """Whether a researcher's API offers code.store_execution_output (fake history)."""
+    try:
+        return callable(ds.api.services.code.store_execution_output)
+    except Exception:  # noqa: BLE001 - syft raises its own error for a hidden method
+        return False
+
+
+def prepared_site(sites: SiteFactory, skip: str) -> Any:
+    site = sites.start("fixes", extra_env={"DATASITE_UNSAFE_SKIP_FIXES": skip})
+    for email, role in (("ada@uni.example", "researcher"), ("aud@h.example", "compliance")):
+        result = run_cli("users", "add", "--url", site.url, "--email", email, "--name", "x",
+                         "--role", role, "--password-env", "PW",
+                         env={"PW": RESEARCHER_PASSWORD})
+        assert result.returncode == 0, result.stderr
+    data = np.arange(6, dtype=np.float32)
+    upload_dataset(admin_login(site.url, ADMIN), "d", "d", {"x": (data, data * 0)})
+    return site
+
+
+def submit_capped_function(site: Any, limit: int) -> Any:
+    import syft as sy
+    from syft.service.policy.policy import OutputPolicyExecuteCount
+
+    ds = login(site.url, "ada@uni.example", RESEARCHER_PASSWORD)
+    asset = ds.datasets["d"].assets["x"]
+
+    @sy.syft_function(
+        input_policy=sy.MixedInputPolicy(client=ds, data=asset, weights=dict),
+        output_policy=OutputPolicyExecuteCount(limit=limit),
+    )
+    def total(data, weights):  # type: ignore[no-untyped-def]
+        return {"sum": float(data.sum()) * weights["scale"]}
+
+    ds.code.request_code_execution(total)
+    for request in admin_login(site.url, ADMIN).requests:
+        request.approve()
+    return ds, asset
+
+
+def call_n_times(ds: Any, asset: Any, n: int) -> list[str]:
+    outcomes = []
+    for _ in range(n):
+        try:
+            ds.code.total(data=asset, weights={"scale": 2.0}).get()
+            outcomes.append("ran")
+        except Exception as err:  # noqa: BLE001 - the refusal is what we look at
+            outcomes.append(f"refused: {str(err)[:80]}")
+    return outcomes
+
+
+@pytest.mark.parametrize("skip", [FIXED, pytest.param(UNFIXED, id="unfixed")])
+def test_execution_cap_is_enforced_only_with_the_fix(sites: SiteFactory, skip: str) -> None:
+    site = prepared_site(sites, skip)
+    ds, asset = submit_capped_function(site, limit=2)
+
+    outcomes = call_n_times(ds, asset, 3)
+
+    assert can_forge_execution_records(ds) == bool(skip)
+    assert outcomes[:2] == ["ran", "ran"]
+    if skip:
+        assert outcomes[2] == "ran"  # syft 0.9.5 defect: a third call past limit=2 runs
+    else:
+        assert outcomes[2].startswith("refused")
+        assert "policy is not valid" in outcomes[2].lower()
+
+
+@pytest.mark.parametrize("skip", [FIXED, pytest.param(UNFIXED, id="unfixed")])
+def test_compliance_guest_is_read_only_only_with_the_fix(sites: SiteFactory,
+                                                         skip: str) -> None:
+    import syft as sy
+
+    site = prepared_site(sites, skip)
+    auditor = login(site.url, "aud@h.example", RESEARCHER_PASSWORD)
+    asset = auditor.datasets["d"].assets["x"]
+
+    @sy.syft_function_single_use(data=asset)
+    def peek(data):  # type: ignore[no-untyped-def]
+        return data
+
+    if skip:
+        auditor.code.request_code_execution(peek)
+        assert len(list(admin_login(site.url, ADMIN).requests)) == 1
+    else:
+        with pytest.raises(Exception, match=r"no access to|no submodule or method"):
+            auditor.code.request_code_execution(peek)
+        assert len(list(admin_login(site.url, ADMIN).requests)) == 0
