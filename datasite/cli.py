@@ -10,7 +10,12 @@ import typer
 from datasite.cli_support import console, fail_on_error
 from datasite.config import SiteSettings, admin_credentials
 
-app = typer.Typer(help="Run and administer a hospital's syft datasite.", no_args_is_help=True)
+# Tracebacks with local variables would print passwords and keys: never show locals.
+app = typer.Typer(
+    help="Run and administer a hospital's syft datasite.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 
 
 @app.command()

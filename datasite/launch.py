@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 from datasite.config import AdminCredentials, SiteSettings
 from datasite.errors import ConfigError, DataDirError, PortInUseError
@@ -61,6 +62,14 @@ def preflight(settings: SiteSettings) -> SiteIdentity:
             f"--db-url must start with postgresql:// or sqlite:// (got "
             f"'{settings.db_url.split(':', 1)[0]}:...')."
         )
+    if settings.db_url and settings.db_url.startswith("postgresql://"):
+        parsed = urlparse(settings.db_url)
+        if not (parsed.password and parsed.hostname and parsed.path.strip("/")):
+            raise ConfigError(
+                "--db-url must name user, password, host and database, e.g. "
+                "postgresql://site:PASSWORD@127.0.0.1:5432/st_olav (syft 0.9.5 needs a "
+                "password even where the server trusts local connections)."
+            )
     check_port_free(settings.host, settings.port)
     prepare_data_dir(settings.data_dir)
     return load_or_create_identity(settings.identity_file, settings.name)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
+import sys
 from pathlib import Path
+from typing import TextIO
 
 _URL_PASSWORD = re.compile(r"(\w+://[^:/@\s]+:)([^@\s]+)(@)")
 _PASSWORD_FIELD = re.compile(
@@ -27,9 +30,34 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RedactingStream(io.TextIOBase):
+    """A stdout/stderr stand-in that redacts secrets: syft prints its db url with password."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(redact(text))
+        return len(text)
+
+    def flush(self) -> None:
+        self.inner.flush()
+
+    def isatty(self) -> bool:
+        return self.inner.isatty()
+
+
+def redact_std_streams() -> None:
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout = RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
+
+
 def configure_site_logging(log_dir: Path, verbose: bool = False) -> Path:
     """Log to DATA_DIR/logs/datasite.log (and stderr) with secrets redacted."""
     log_dir.mkdir(parents=True, exist_ok=True)
+    redact_std_streams()
     log_file = log_dir / "datasite.log"
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     handlers: list[logging.Handler] = [logging.FileHandler(log_file), logging.StreamHandler()]
