@@ -13,12 +13,17 @@ without it (tests/integration/test_syft_fixes.py).
 3. No read-only role: a GUEST may submit code, requests, projects and even execute actions.
    The platform's compliance role is GUEST, so GUEST keeps only the read-only service paths
    in ``GUEST_READ_ONLY_PATHS``; anything else is answered "you have no access to: PATH".
-4. Forged execution records: any data scientist can call ``code.store_execution_output`` and
+4. Every call runs twice: ``ActionService._user_code_execute`` runs approved code on the
+   private inputs and again on their mocks, to build a mock twin of the result (a training
+   round costs two rounds). The caller of an approved function reads the private result, so
+   we skip the mock run: the result's mock twin is None.
+5. Forged execution records: any data scientist can call ``code.store_execution_output`` and
    append a fake entry to the output history. Only admins keep that path.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import logging
 from collections.abc import Callable
@@ -76,6 +81,39 @@ def fix_payload_walk() -> None:
     service.attach_attribute_to_syft_object = attach  # type: ignore[attr-defined]
 
 
+_runs: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("runs", default=None)
+
+
+def fix_single_run() -> None:
+    from syft.service.action import action_service
+    from syft.service.code.user_code import UserCodeExecutionOutput
+
+    execute = action_service.ActionService._user_code_execute
+    run_code = action_service.execute_byte_code
+
+    @functools.wraps(execute)
+    def user_code_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _runs.set([0])
+        try:
+            return execute(self, *args, **kwargs)
+        finally:
+            _runs.reset(token)
+
+    @functools.wraps(run_code)
+    def execute_byte_code(code_item: Any, kwargs: dict[str, Any], context: Any) -> Any:
+        runs = _runs.get()
+        if runs is not None:
+            runs[0] += 1
+            if runs[0] > 1:  # the second run of one call is the mock-twin run: skip it
+                return UserCodeExecutionOutput(
+                    user_code_id=code_item.id, stdout="", stderr="", result=None
+                )
+        return run_code(code_item, kwargs, context)
+
+    action_service.ActionService._user_code_execute = user_code_execute  # type: ignore[method-assign]
+    action_service.execute_byte_code = execute_byte_code
+
+
 GUEST_READ_ONLY_PATHS = frozenset(
     {
         "action.exists",
@@ -131,6 +169,7 @@ FIXES: dict[str, Callable[[], None]] = {
     "execution_cap": fix_execution_cap,
     "payload_walk": fix_payload_walk,
     "role_registry": fix_role_registry,
+    "single_run": fix_single_run,
 }
 
 

@@ -13,7 +13,7 @@ from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, run_cli
 
 pytestmark = pytest.mark.integration
 FIXED = pytest.param("", id="fixed")
-UNFIXED = "execution_cap,role_registry"  # role_registry also guards store_execution_output
+UNFIXED = "execution_cap,role_registry,single_run"  # role_registry also guards store_execution_output
 
 
 def can_forge_execution_records(ds: Any) -> bool:
@@ -48,6 +48,7 @@ def submit_capped_function(site: Any, limit: int) -> Any:
         output_policy=OutputPolicyExecuteCount(limit=limit),
     )
     def total(data, weights):  # type: ignore[no-untyped-def]
+        print("RAN-TOTAL-ON", type(data).__name__)
         return {"sum": float(data.sum()) * weights["scale"]}
 
     ds.code.request_code_execution(total)
@@ -76,6 +77,10 @@ def test_execution_cap_is_enforced_only_with_the_fix(sites: SiteFactory, skip: s
 
     assert can_forge_execution_records(ds) == bool(skip)
     assert outcomes[:2] == ["ran", "ran"]
+    site.stop()  # flushes the site's stdout, where user code prints go
+    runs = site.log_path.read_text().count("RAN-TOTAL-ON")
+    calls = outcomes.count("ran")
+    assert runs == (2 * calls if skip else calls)  # 0.9.5 runs each call twice (mock too)
     if skip:
         assert outcomes[2] == "ran"  # syft 0.9.5 defect: a third call past limit=2 runs
     else:
