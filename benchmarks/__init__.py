@@ -1,0 +1,1 @@
+"""Speed and quality benchmarks; each prints key=value lines measured in one run."""
