@@ -72,3 +72,20 @@ def run_cli(
         input=input,
         timeout=300,
     )
+
+
+def add_user(
+    url: str, email: str, role: str = "researcher", password: str = RESEARCHER_PASSWORD
+) -> None:
+    """Add a user through the admin API (fast; the CLI path has its own tests)."""
+    from datasite.syftio.client import add_user as add
+    from datasite.syftio.client import admin_login
+    from fedcommon.roles import Role
+
+    add(
+        admin_login(url, ADMIN),
+        email=email,
+        name=email.split("@")[0],
+        password=password,
+        role=Role(role),
+    )

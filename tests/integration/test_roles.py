@@ -19,13 +19,26 @@ def site(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-d
     site = factory.start("roles")
     try:
         for email, role in (("ada@uni.example", "researcher"), (AUDITOR, "compliance")):
-            result = run_cli("users", "add", "--url", site.url, "--email", email, "--name",
-                             role, "--role", role, "--password-env", "PW",
-                             env={"PW": RESEARCHER_PASSWORD})
+            result = run_cli(
+                "users",
+                "add",
+                "--url",
+                site.url,
+                "--email",
+                email,
+                "--name",
+                role,
+                "--role",
+                role,
+                "--password-env",
+                "PW",
+                env={"PW": RESEARCHER_PASSWORD},
+            )
             assert result.returncode == 0, result.stderr
         private = np.full((4, 4), 7.0, dtype=np.float32)
-        upload_dataset(admin_login(site.url, ADMIN), "xr", "d",
-                       {"images": (private, np.zeros_like(private))})
+        upload_dataset(
+            admin_login(site.url, ADMIN), "xr", "d", {"images": (private, np.zeros_like(private))}
+        )
         yield site
     finally:
         factory.stop_all()
@@ -37,8 +50,7 @@ def whoami(url: str, email: str, password: str) -> httpx.Response:
 
 def test_site_api_knows_each_role(site) -> None:  # type: ignore[no-untyped-def]
     assert whoami(site.url, AUDITOR, RESEARCHER_PASSWORD).json()["role"] == "compliance"
-    assert whoami(site.url, "ada@uni.example", RESEARCHER_PASSWORD).json()["role"] == (
-        "researcher")
+    assert whoami(site.url, "ada@uni.example", RESEARCHER_PASSWORD).json()["role"] == ("researcher")
     assert whoami(site.url, ADMIN.email, ADMIN.password).json()["role"] == "admin"
     assert whoami(site.url, AUDITOR, "wrong-password-123").status_code == 401
 
@@ -47,8 +59,7 @@ def test_users_list_shows_roles(site) -> None:  # type: ignore[no-untyped-def]
     result = run_cli("users", "list", "--url", site.url, "--format", "json")
 
     roles = {u["email"]: u["role"] for u in __import__("json").loads(result.stdout)}
-    assert roles == {ADMIN.email: "admin", "ada@uni.example": "researcher",
-                     AUDITOR: "compliance"}
+    assert roles == {ADMIN.email: "admin", "ada@uni.example": "researcher", AUDITOR: "compliance"}
 
 
 @pytest.mark.parametrize("email", [AUDITOR, "ada@uni.example"])

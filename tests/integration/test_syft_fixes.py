@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from datasite.syftio.client import admin_login, login, upload_dataset
-from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, run_cli
+from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, add_user
 
 pytestmark = pytest.mark.integration
 FIXED = pytest.param("", id="fixed")
-UNFIXED = "execution_cap,role_registry,single_run"  # role_registry also guards store_execution_output
+# role_registry also guards code.store_execution_output
+UNFIXED = "execution_cap,role_registry,single_run"
 
 
 def can_forge_execution_records(ds: Any) -> bool:
@@ -26,11 +27,8 @@ def can_forge_execution_records(ds: Any) -> bool:
 
 def prepared_site(sites: SiteFactory, skip: str) -> Any:
     site = sites.start("fixes", extra_env={"DATASITE_UNSAFE_SKIP_FIXES": skip})
-    for email, role in (("ada@uni.example", "researcher"), ("aud@h.example", "compliance")):
-        result = run_cli("users", "add", "--url", site.url, "--email", email, "--name", "x",
-                         "--role", role, "--password-env", "PW",
-                         env={"PW": RESEARCHER_PASSWORD})
-        assert result.returncode == 0, result.stderr
+    add_user(site.url, "ada@uni.example", "researcher")
+    add_user(site.url, "aud@h.example", "compliance")
     data = np.arange(6, dtype=np.float32)
     upload_dataset(admin_login(site.url, ADMIN), "d", "d", {"x": (data, data * 0)})
     return site
@@ -89,8 +87,7 @@ def test_execution_cap_is_enforced_only_with_the_fix(sites: SiteFactory, skip: s
 
 
 @pytest.mark.parametrize("skip", [FIXED, pytest.param(UNFIXED, id="unfixed")])
-def test_compliance_guest_is_read_only_only_with_the_fix(sites: SiteFactory,
-                                                         skip: str) -> None:
+def test_compliance_guest_is_read_only_only_with_the_fix(sites: SiteFactory, skip: str) -> None:
     import syft as sy
 
     site = prepared_site(sites, skip)
