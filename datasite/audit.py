@@ -83,21 +83,32 @@ class AuditLog:
         self.path = directory / LOG_NAME
         self.head_path = directory / HEAD_NAME
         self._lock = threading.Lock()
+        self._tail: tuple[int, int, str] | None = None  # (file size, seq, hash) last seen
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as err:
             raise AuditError(f"Cannot create the audit dir {directory}: {err.strerror}.") from None
 
+    def check_writable(self) -> None:
+        """Raise AuditError unless the next append can succeed (dir writable, tail intact)."""
+        if not os.access(self.directory, os.W_OK):
+            raise AuditError(f"The audit dir {self.directory} is not writable.")
+        self._last()
+
     def _last(self) -> tuple[int, str]:
         """(seq, hash) of the last complete record; a torn last line is an error."""
-        if not self.path.exists() or self.path.stat().st_size == 0:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        if self._tail is not None and self._tail[0] == size:
+            return self._tail[1], self._tail[2]
+        if size == 0:
             return 0, GENESIS
         with self.path.open("rb") as handle:
             handle.seek(max(0, self.path.stat().st_size - 1_000_000))
             lines = handle.read().splitlines()
         try:
             last = json.loads(lines[-1])
-            return int(last["seq"]), str(last["hash"])
+            self._tail = (size, int(last["seq"]), str(last["hash"]))
+            return self._tail[1], self._tail[2]
         except (ValueError, KeyError, IndexError):
             raise AuditError(
                 f"The last line of {self.path} is not a complete audit record (a crash "
@@ -128,6 +139,7 @@ class AuditLog:
                 _write_atomic(
                     self.head_path, canonical_json({"seq": seq + 1, "hash": record["hash"]})
                 )
+                self._tail = (self.path.stat().st_size, seq + 1, record["hash"])
             except OSError as err:
                 raise AuditError(f"Cannot append to {self.path}: {err.strerror}.") from None
         return record

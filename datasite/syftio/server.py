@@ -29,12 +29,12 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
     from syft.server.datasite import Datasite
     from syft.types.uid import UID
 
-    from datasite.syftio import fixes
+    from datasite.syftio import fixes, hooks
 
     # Only the tests that prove a fix is needed set this (never in deployment).
     skip = os.environ.get("DATASITE_UNSAFE_SKIP_FIXES", "")
     fixes.apply_all(skip=frozenset(filter(None, skip.split(","))))
-    return Datasite(
+    worker = Datasite(
         name=settings.name,
         id=UID(identity.server_uid),
         signing_key=SyftSigningKey.from_string(identity.signing_key),
@@ -47,6 +47,8 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
         deployment_type="remote",
         log_level=logging.WARNING,
     )
+    hooks.install(worker, settings.audit_dir)  # audit trail: datasite/syftio/hooks.py
+    return worker
 
 
 def build_app(settings: SiteSettings, worker: Any) -> FastAPI:

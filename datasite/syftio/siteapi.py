@@ -3,16 +3,22 @@
 syft 0.9.5 has no read-only role, so what a compliance officer may read (audit log, request
 history) is served here, behind HTTP Basic auth checked against syft's own user store.
 Responses never carry exception text: details go to the site log.
+
+Routes: ``/health``, ``/whoami`` (any user); ``/audit/records``, ``/audit/log``,
+``/audit/verify``, ``/requests``, ``/requests/{id}`` (admin or compliance);
+``POST /requests/{id}/review`` (admin: records a "reviewed" audit event).
+No ``from __future__ import annotations`` here: FastAPI must resolve the local dependencies.
 """
 
-
 import logging
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel
 
+from datasite.audit import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
@@ -55,6 +61,14 @@ def make_site_router(worker: Any, settings: SiteSettings) -> APIRouter:
             raise HTTPException(status_code=403, detail="Needs the admin or compliance role.")
         return who
 
+    def admin(who: Annotated[Caller, Depends(caller)]) -> Caller:
+        if who.role is not Role.ADMIN:
+            raise HTTPException(status_code=403, detail="Needs the admin role.")
+        return who
+
+    _audit_routes(router, settings, auditor, admin)
+    _request_routes(router, worker, settings, auditor, admin)
+
     @router.get("/health")
     def health() -> dict[str, str]:
         return {"name": settings.name, "status": "ok"}
@@ -64,3 +78,65 @@ def make_site_router(worker: Any, settings: SiteSettings) -> APIRouter:
         return who
 
     return router
+
+
+Guard = Any  # a FastAPI dependency returning the Caller
+
+
+def _audit_routes(router: APIRouter, settings: SiteSettings, auditor: Guard, admin: Guard) -> None:
+    audit = AuditLog(settings.audit_dir)
+
+    @router.get("/audit/records")
+    def records(
+        who: Annotated[Caller, Depends(auditor)], since: datetime | None = None
+    ) -> dict[str, Any]:
+        return {"site": settings.name, "records": audit.records(since=since)}
+
+    @router.get("/audit/log")
+    def raw(who: Annotated[Caller, Depends(auditor)]) -> dict[str, Any]:
+        head = read_head(audit.head_path)
+        return {"site": settings.name, "lines": raw_lines(settings.audit_dir), "head": head}
+
+    @router.get("/audit/verify")
+    def verify(who: Annotated[Caller, Depends(auditor)]) -> dict[str, Any]:
+        return {"site": settings.name, **verify_dir(settings.audit_dir).model_dump()}
+
+    @router.post("/requests/{request_id}/review")
+    def review(
+        request_id: str,
+        who: Annotated[Caller, Depends(admin)],
+        report: Annotated[dict[str, Any], Body()],
+    ) -> dict[str, Any]:
+        record = audit.append("reviewed", who.email, {"request_id": request_id, **report})
+        return {"seq": record["seq"], "hash": record["hash"]}
+
+
+def _request_routes(
+    router: APIRouter, worker: Any, settings: SiteSettings, auditor: Guard, admin: Guard
+) -> None:
+    from datasite.syftio import request_records as rr
+
+    def every() -> list[dict[str, Any]]:
+        try:
+            return rr.all_requests(worker)
+        except Exception:
+            log.exception("site API: cannot read the request history")
+            detail = "Cannot read requests; see the site log."
+            raise HTTPException(status_code=500, detail=detail) from None
+
+    @router.get("/requests")
+    def requests(
+        who: Annotated[Caller, Depends(auditor)], status: str | None = None
+    ) -> dict[str, Any]:
+        found = [r for r in every() if status is None or r["status"] == status]
+        return {"site": settings.name, "requests": found}
+
+    @router.get("/requests/{request_id}")
+    def one(request_id: str, who: Annotated[Caller, Depends(auditor)]) -> dict[str, Any]:
+        everything = every()
+        wanted = request_id.replace("-", "").lower()
+        found = [r for r in everything if r["request_id"].startswith(wanted)]
+        if len(wanted) < 6 or len(found) != 1:
+            what = "matches several requests" if found else "matches no request"
+            raise HTTPException(status_code=404, detail=f"Request id {request_id} {what}.")
+        return rr.with_previous_version(found[0], everything)
