@@ -130,7 +130,7 @@ def short_reason(err: BaseException, budget: int) -> str:
     message = syft_message(err)
     lowered = message.lower()
     if "denied" in lowered and "reason:" in lowered:
-        return f"denied by the site admin: {message.split('Reason:', 1)[1].strip()[:200]}"
+        return f"denied by the site admin: {message.split('Reason:', 1)[1].strip().rstrip('.')[:200]}"
     if "denied" in lowered and "output policy" not in lowered:
         return "denied by the site admin"
     for marker, reason in _REASONS:

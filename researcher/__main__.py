@@ -1,0 +1,5 @@
+"""``python -m researcher`` runs the ``researcher`` command."""
+
+from researcher.cli import app
+
+app()
