@@ -45,6 +45,11 @@ def _register_subcommands() -> None:
     from datasite.cli_users import users_app
 
     app.add_typer(users_app, name="users", help="Add and list the people who use this site.")
+    from datasite.cli_audit import audit_app
+    from datasite.cli_requests import requests_app
+
+    app.add_typer(requests_app, name="requests", help="Review code requests and decide on them.")
+    app.add_typer(audit_app, name="audit", help="Export and verify the site's audit log.")
 
 
 _register_subcommands()
