@@ -48,7 +48,8 @@ def federated_step(
         channels_in, width = 1, int(model_cfg["width"])
         for block in range(int(model_cfg["depth"])):
             channels_out = width * 2**block
-            layers += [nn.Conv2d(channels_in, channels_out, 3, padding=1), nn.ReLU()]
+            layers.append(nn.Conv2d(channels_in, channels_out, 3, padding=1))
+            layers += [nn.GroupNorm(1, channels_out), nn.ReLU()]
             layers.append(nn.MaxPool2d(2))
             channels_in = channels_out
         layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]

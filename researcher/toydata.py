@@ -29,9 +29,14 @@ def blob_images(
 
 
 def site_split(
-    n_train: int, n_val: int, size: int, seed: int, positive_rate: float = 0.5
+    n_train: int,
+    n_val: int,
+    size: int,
+    seed: int,
+    positive_rate: float = 0.5,
+    contrast: float = 90.0,
 ) -> dict[str, npt.NDArray[Any]]:
     """Train and validation arrays for one site, keyed by asset name."""
-    images, labels = blob_images(n_train, size, seed, positive_rate)
-    val_images, val_labels = blob_images(n_val, size, seed + 10_000, positive_rate)
+    images, labels = blob_images(n_train, size, seed, positive_rate, contrast)
+    val_images, val_labels = blob_images(n_val, size, seed + 10_000, positive_rate, contrast)
     return {"images": images, "labels": labels, "val_images": val_images, "val_labels": val_labels}

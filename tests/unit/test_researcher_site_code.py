@@ -32,7 +32,7 @@ def drift(before: dict, after: dict) -> float:
 
 
 def test_training_returns_plain_float32_weights_and_learns() -> None:
-    data, cfg = site_split(80, 40, SIZE, seed=1), config(local_epochs=8)
+    data, cfg = site_split(80, 40, SIZE, seed=1), config(local_epochs=15, lr=0.003)
     start = initial_weights(cfg)
 
     trained = step(data, start, "train", cfg)
