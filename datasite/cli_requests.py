@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.table import Table
@@ -48,7 +49,7 @@ def list_(
         return
     table = Table("id", "function", "requester", "time", "status", "risk", "runs", title=url)
     for req in found:
-        table.add_row(req["request_id"][:12], req["function"], req["requester"],
+        table.add_row(req["request_id"][:12], escape(req["function"]), req["requester"],
                       req["request_time"], req["status"], req["risk"]["worst"],
                       str(req["executions"]))  # fmt: skip
     console.print(table)
@@ -179,7 +180,7 @@ def _print_request(facts: dict[str, Any]) -> None:
     ]
     if facts.get("deny_reason"):
         lines.append(f"reason    {facts['deny_reason']}")
-    console.print(Panel("\n".join(lines), title="code request"), highlight=False)
+    console.print(Panel(escape("\n".join(lines)), title="code request"), highlight=False)
     _print_bindings(facts["bindings"])
     _print_risks(facts["risk"])
     console.print(Syntax(facts["code"], "python", line_numbers=True))
@@ -192,7 +193,7 @@ def _print_bindings(bindings: dict[str, Any]) -> None:
         what = {"asset": f"asset {b.get('asset')} {b.get('shape')}",
                 "researcher": f"researcher-owned {b.get('type')} (passed at each call)",
                 "constant": f"constant {b.get('value')}"}.get(b["kind"], b["kind"])  # fmt: skip
-        table.add_row(arg, what)
+        table.add_row(escape(arg), escape(str(what)))
     console.print(table)
 
 
@@ -202,7 +203,7 @@ def _print_risks(risk: dict[str, Any]) -> None:
     for f in risk["findings"]:
         sev = f["severity"]
         table.add_row(f"[{colours.get(sev, '')}]{sev}[/]", f["category"], str(f["line"]),
-                      f["message"])  # fmt: skip
+                      escape(f["message"]))  # fmt: skip
     console.print(table)
 
 
@@ -217,16 +218,16 @@ def _print_diff(facts: dict[str, Any]) -> None:
 
 def _print_dry_run(dry: dict[str, Any]) -> None:
     for note in dry.get("notes", []):
-        console.print(f"  [dim]{note}[/]", highlight=False)
+        console.print(f"  [dim]{escape(note)}[/]", highlight=False)
     if not dry.get("ok"):
-        console.print(f"[bold red]dry run failed:[/] {dry.get('error')}", highlight=False)
+        console.print(f"[bold red]dry run failed:[/] {escape(str(dry.get('error')))}")
         return
     out = dry["output"]
     table = Table("key", "type", "shape", "dtype", "bytes",
                   title=f"would leave the site: {out['total_bytes']} bytes")  # fmt: skip
     for item in out["items"]:
-        table.add_row(item["key"], item["type"], str(item["shape"]), item["dtype"],
-                      str(item["bytes"]))  # fmt: skip
+        table.add_row(escape(item["key"]), escape(item["type"]), str(item["shape"]),
+                      escape(item["dtype"]), str(item["bytes"]))  # fmt: skip
     console.print(table)
     for warning in dry.get("asset_shaped", []):
-        console.print(f"[bold red]asset-shaped output:[/] {warning}", highlight=False)
+        console.print(f"[bold red]asset-shaped output:[/] {escape(warning)}", highlight=False)
