@@ -13,17 +13,22 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from datasite.errors import ConfigError
 from datasite.synth import header, phantom, phi
 from datasite.synth.shifts import SiteShift
 
+Array = NDArray[Any]
+
 CLASS_NAMES = ("normal", "opacity")
 LABELS_FILE = "labels.csv"
 PHI_FILE = "phi_values.json"
 FILES_PER_FOLDER = 500
+VENDORS = ("FUJIFILM Corporation", "Agfa", "GE Healthcare", "Philips Medical Systems", "Carestream")
 
 
 @dataclass(frozen=True)
@@ -62,16 +67,17 @@ def _patient_of(n: int, seed: int, repeat_fraction: float) -> list[int]:
     return [int(p) for p in rng.permutation(order)]
 
 
-def _stored(attenuation: np.ndarray, photometric: str, bits: int) -> np.ndarray:
+def _stored(attenuation: Array, photometric: str, bits: int) -> Array:
     top = 2**bits - 1
     stored = attenuation * 0.85 * top + 0.05 * top
     if photometric == "MONOCHROME1":
         stored = top - stored
-    return np.round(stored).astype(np.uint16)
+    out: Array = np.round(stored).astype(np.uint16)
+    return out
 
 
 def _windows(
-    rng: np.random.Generator, values: np.ndarray, shift: SiteShift
+    rng: np.random.Generator, values: Array, shift: SiteShift
 ) -> tuple[tuple[float, float], ...]:
     if rng.random() >= shift.window_fraction:
         return ()
@@ -108,7 +114,7 @@ def acquisition(rng: np.random.Generator, cfg: SynthConfig, lesion: bool) -> hea
         intercept=intercept,
         windows=_windows(rng, stored * slope + intercept, s),
         transfer_syntax=str(syntaxes[int(rng.choice(len(syntaxes), p=p))]),
-        manufacturer=s.manufacturer,
+        manufacturer=_choice(rng, VENDORS) if s.manufacturer == "Mixed" else s.manufacturer,
         model=s.model,
         charset=s.charset,
     )
@@ -125,7 +131,9 @@ def _write_one(cfg: SynthConfig, index: int, patient_id: int, log: header.PhiLog
     lesion = bool(rng.random() < cfg.shift.prevalence)
     label = int(lesion) ^ int(rng.random() < cfg.label_noise)
     site_code = cfg.site[:3].upper()
-    who = phi.patient(np.random.default_rng([cfg.seed, 2, patient_id]), cfg.shift.charset, site_code)
+    who = phi.patient(
+        np.random.default_rng([cfg.seed, 2, patient_id]), cfg.shift.charset, site_code
+    )
     institution = phi.HOSPITALS[int(hashlib.sha256(cfg.site.encode()).digest()[0]) % 5]
     visit = phi.visit(rng, cfg.shift.charset, institution)
     ds = header.build(acquisition(rng, cfg, lesion), who, visit, org_root(cfg.site), log)
@@ -135,9 +143,7 @@ def _write_one(cfg: SynthConfig, index: int, patient_id: int, log: header.PhiLog
     return label
 
 
-def generate_site(
-    cfg: SynthConfig, progress: Callable[[int], None] | None = None
-) -> SynthSummary:
+def generate_site(cfg: SynthConfig, progress: Callable[[int], None] | None = None) -> SynthSummary:
     """Write ``cfg.n`` DICOM files, ``labels.csv`` and ``phi_values.json`` under ``cfg.out``."""
     if cfg.n < 1:
         raise ConfigError(f"--n {cfg.n}: generate at least one file.")

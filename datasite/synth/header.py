@@ -9,13 +9,16 @@ and in a private-creator block, with UIDs from the hospital's own org root.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
-from pydicom.uid import ImplicitVRLittleEndian, PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ImplicitVRLittleEndian, generate_uid
 
 from datasite.synth.phi import Patient, Visit
 from datasite.synth.shifts import CR_SOP_CLASS, DX_SOP_CLASS
+
+Array = NDArray[Any]
 
 PRIVATE_GROUP = 0x0029
 PRIVATE_CREATOR = "FICTIVE PACS EXPORT 1.0"
@@ -25,7 +28,7 @@ PRIVATE_CREATOR = "FICTIVE PACS EXPORT 1.0"
 class Acquisition:
     """Everything about one file except who it belongs to."""
 
-    stored: np.ndarray  # uint16, rows x cols, stored pixel values
+    stored: Array  # uint16, rows x cols, stored pixel values
     modality: str
     photometric: str
     bits_stored: int
@@ -172,6 +175,6 @@ def _encode(ds: FileDataset, transfer_syntax: str) -> None:
 
     uid = UID(transfer_syntax)
     if uid.is_compressed and not uid.is_deflated:
-        ds.compress(uid)
+        ds.compress(uid, generate_instance_uid=False)
     else:
         ds.file_meta.TransferSyntaxUID = uid

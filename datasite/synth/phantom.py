@@ -8,11 +8,13 @@ image. Coordinates are in half-heights, so round shapes stay round on non-square
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
-FloatArray = np.ndarray
+Array = NDArray[Any]
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ class Anatomy:
         )
 
 
-def _grid(rows: int, cols: int, anatomy: Anatomy) -> tuple[FloatArray, FloatArray]:
+def _grid(rows: int, cols: int, anatomy: Anatomy) -> tuple[Array, Array]:
     half = rows / 2.0
     y, x = np.mgrid[0:rows, 0:cols].astype(np.float32)
     y = (y - half) / half - anatomy.shift_y
@@ -56,30 +58,31 @@ def _grid(rows: int, cols: int, anatomy: Anatomy) -> tuple[FloatArray, FloatArra
 
 
 def _ellipse(
-    x: FloatArray, y: FloatArray, cx: float, cy: float, rx: float, ry: float, edge: float = 0.12
-) -> FloatArray:
+    x: Array, y: Array, cx: float, cy: float, rx: float, ry: float, edge: float = 0.12
+) -> Array:
     """1 inside, 0 outside, with a soft rim of relative width ``edge``."""
     r = np.sqrt(((x - cx) / rx) ** 2 + ((y - cy) / ry) ** 2)
-    out: FloatArray = np.clip((1.0 - r) / edge, 0.0, 1.0)
+    out: Array = np.clip((1.0 - r) / edge, 0.0, 1.0)
     return out
 
 
-def smooth_field(rng: np.random.Generator, rows: int, cols: int, cells: int = 12) -> FloatArray:
+def smooth_field(rng: np.random.Generator, rows: int, cols: int, cells: int = 12) -> Array:
     """Low-frequency texture with blobs of about the size of a lesion, zero mean, unit std."""
     coarse = rng.standard_normal((cells, cells)).astype(np.float32)
     field = np.asarray(
         Image.fromarray(coarse, mode="F").resize((cols, rows), Image.Resampling.BICUBIC)
     )
-    return (field - field.mean()) / (field.std() + 1e-6)
+    out: Array = (field - field.mean()) / (field.std() + 1e-6)
+    return out
 
 
-def _lungs(x: FloatArray, y: FloatArray, a: Anatomy) -> FloatArray:
+def _lungs(x: Array, y: Array, a: Anatomy) -> Array:
     left = _ellipse(x, y, -0.34, -0.08, a.lung_width, a.lung_height)
     right = _ellipse(x, y, 0.34, -0.08, a.lung_width, a.lung_height)
     return np.maximum(left, right)
 
 
-def _anatomy_image(x: FloatArray, y: FloatArray, a: Anatomy) -> tuple[FloatArray, FloatArray]:
+def _anatomy_image(x: Array, y: Array, a: Anatomy) -> tuple[Array, Array]:
     body = _ellipse(x, y, 0.0, 0.08, 0.8, 1.0, edge=0.05)
     lungs = _lungs(x, y, a)
     heart = _ellipse(x, y, 0.1, 0.22, a.heart_size * 1.2, a.heart_size)
@@ -92,29 +95,27 @@ def _anatomy_image(x: FloatArray, y: FloatArray, a: Anatomy) -> tuple[FloatArray
     return image, lungs
 
 
-def _lesion(
-    rng: np.random.Generator, x: FloatArray, y: FloatArray, lungs: FloatArray
-) -> FloatArray:
+def _lesion(rng: np.random.Generator, x: Array, y: Array, lungs: Array) -> Array:
     """A Gaussian opacity centred at a random point well inside a lung field."""
     inside = np.argwhere(lungs > 0.9)
     cy, cx = inside[rng.integers(len(inside))]
-    sigma = float(rng.uniform(0.035, 0.075))
-    amplitude = float(rng.uniform(0.05, 0.12))
+    sigma = float(rng.uniform(0.04, 0.07))
+    amplitude = float(rng.uniform(0.12, 0.22))
     d2 = (x - x[cy, cx]) ** 2 + (y - y[cy, cx]) ** 2
-    out: FloatArray = amplitude * np.exp(-d2 / (2 * sigma**2))
+    out: Array = amplitude * np.exp(-d2 / (2 * sigma**2))
     return out
 
 
 def render(
     rng: np.random.Generator, rows: int, cols: int, lesion: bool, noise: float = 0.02
-) -> FloatArray:
+) -> Array:
     """One radiograph, float32 in [0, 1], ``rows x cols``; a lesion if ``lesion``."""
     anatomy = Anatomy.draw(rng)
     x, y = _grid(rows, cols, anatomy)
     image, lungs = _anatomy_image(x, y, anatomy)
-    image += 0.035 * smooth_field(rng, rows, cols) * (0.3 + lungs)
+    image += 0.02 * smooth_field(rng, rows, cols) * (0.3 + lungs)
     if lesion:
         image += _lesion(rng, x, y, lungs)
     image += rng.normal(0.0, noise, size=image.shape).astype(np.float32)
-    out: FloatArray = np.clip(image, 0.0, 1.0).astype(np.float32)
+    out: Array = np.clip(image, 0.0, 1.0).astype(np.float32)
     return out

@@ -35,7 +35,8 @@ def _pick(rng: np.random.Generator, options: tuple[str, ...]) -> str:
 
 def person_name(rng: np.random.Generator, charset: str) -> str:
     """``Family^Given^Middle`` with non-ASCII letters suitable for ``charset``."""
-    family, given = LATIN1_FAMILY, LATIN1_GIVEN
+    family: tuple[str, ...] = LATIN1_FAMILY
+    given: tuple[str, ...] = LATIN1_GIVEN
     if charset == "ISO_IR 192" and rng.random() < 0.5:
         family, given = UNICODE_FAMILY, UNICODE_GIVEN
     middle = chr(ord("A") + int(rng.integers(26)))
