@@ -1,69 +1,203 @@
-"""The federation demo. Until the training path lands it launches three hospital datasites on
-loopback, registers a researcher and a compliance officer at each, checks them and stops."""
+"""The end-to-end federation demo (README command 1), every role on one machine.
+
+Three synthetic hospitals (different scanners and prevalence) each launch a datasite on
+loopback, ingest their DICOM export, and register a researcher and a compliance officer. The
+researcher submits a training experiment (plus a site-alone baseline); each admin reads the
+risk report and approves; the coordinator runs FedAvg rounds; the compliance officer exports
+and verifies each site's audit trail. Then the datasites stop (unless --keep).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
 import secrets
 import shutil
-import subprocess
-import sys
+import time
 from pathlib import Path
-
-from rich.console import Console
 
 from datasite.config import AdminCredentials
 from datasite.process import SiteProcess
+from demo import steps
+from demo.report import results_table, timing_line
+from demo.steps import HOSPITALS, console, run
 
-HOSPITALS = ("st-olav", "karolinska", "charite")
-console = Console()
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
+    parser.add_argument("--n", type=int, default=240, help="DICOM files per hospital")
+    parser.add_argument("--size", type=int, default=64, help="training image size")
+    parser.add_argument("--rounds", type=int, default=4, help="federated rounds")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the datasites running (for the notebooks)"
+    )
+    return parser.parse_args(argv)
 
 
-def _cli(*args: str, env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "datasite", *args], env=env, check=True)
+def prepare(args: argparse.Namespace) -> tuple[list[SiteProcess], dict[str, str]]:
+    shutil.rmtree(args.out, ignore_errors=True)
+    args.out.mkdir(parents=True)
+    admin = AdminCredentials(email="admin@hospital.example", password=secrets.token_urlsafe(18))
+    env = steps.base_env(admin.email, admin.password, secrets.token_urlsafe(18))
+    sites = [
+        SiteProcess(name=h.name, data_dir=args.out / h.name / "data", admin=admin)
+        for h in HOSPITALS
+    ]
+    return sites, env
+
+
+def hospitals_go_live(
+    args: argparse.Namespace, sites: list[SiteProcess], env: dict[str, str]
+) -> None:
+    console.rule("[bold]1. Hospitals: synthesize exports, launch datasites, ingest, add users")
+    steps.synthesize(args.out, args.n, env)
+    for site, ready in zip(sites, steps.per_site(sites, SiteProcess.start), strict=True):
+        console.print(f"datasite [green]{site.name}[/] ready at {site.url} ({ready:.1f} s)")
+    for site in sites:
+        console.print(f"[bold]{site.name}[/]: ingesting {args.n} files")
+        steps.ingest(site, args.out / site.name / "export", args.size, env)
+    steps.per_site(sites, lambda s: steps.register_people(s, env))
+
+
+def researcher_submits(
+    args: argparse.Namespace, sites: list[SiteProcess], env: dict[str, str]
+) -> tuple[Path, Path, dict[str, Path]]:
+    console.rule("[bold]2. Researcher: explore mock data, submit the experiment")
+    sites_toml = steps.write_sites_toml(args.out / "sites.toml", sites)
+    experiment = args.out / "experiment.toml"
+    experiment.write_text(steps.experiment_toml("chest_fedavg", args.rounds, args.size, 2))
+    run("researcher", "datasets", "--sites", str(sites_toml), env=env)
+    run(
+        "researcher", "submit", "--sites", str(sites_toml), "--experiment", str(experiment), env=env
+    )
+    alone_dirs = {}
+    for site in sites:  # baseline: the same model trained at each site alone
+        one = steps.write_sites_toml(args.out / f"sites-{site.name}.toml", [site])
+        exp = args.out / f"experiment-{site.name}-alone.toml"
+        exp.write_text(
+            steps.experiment_toml(
+                f"alone_{site.name.replace('-', '_')}", args.rounds, args.size, min_sites=1
+            )
+        )
+        run(
+            "researcher",
+            "submit",
+            "--sites",
+            str(one),
+            "--experiment",
+            str(exp),
+            env=env,
+            quiet=True,
+        )
+        alone_dirs[site.name] = args.out / "runs" / f"alone-{site.name}"
+    return sites_toml, experiment, alone_dirs
+
+
+def admins_review(sites: list[SiteProcess], sites_toml: Path, env: dict[str, str]) -> None:
+    console.rule("[bold]3. Hospital admins: read each request and its risk report, approve")
+    for index, site in enumerate(sites):
+        count = steps.review_and_approve(site, env, show=index == 0)
+        console.print(f"{site.name}: approved {count} request(s)")
+    run(
+        "researcher", "status", "--sites", str(sites[0].data_dir.parents[1] / "sites.toml"), env=env
+    )
+
+
+def researcher_trains(
+    args: argparse.Namespace,
+    sites_toml: Path,
+    experiment: Path,
+    alone_dirs: dict[str, Path],
+    env: dict[str, str],
+) -> Path:
+    console.rule("[bold]4. Coordinator: federated averaging rounds")
+    fedavg_dir: Path = args.out / "runs" / "fedavg"
+    run(
+        "researcher",
+        "train",
+        "--sites",
+        str(sites_toml),
+        "--experiment",
+        str(experiment),
+        "--out",
+        str(fedavg_dir),
+        env=env,
+    )
+    console.print("Baselines: the same model trained at each site alone ...")
+
+    def alone(name: str) -> None:
+        run(
+            "researcher",
+            "train",
+            "--sites",
+            str(args.out / f"sites-{name}.toml"),
+            "--experiment",
+            str(args.out / f"experiment-{name}-alone.toml"),
+            "--out",
+            str(alone_dirs[name]),
+            env=env,
+            quiet=True,
+        )
+
+    steps.per_site(list(alone_dirs), alone)
+    return fedavg_dir
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="demo", description=__doc__)
-    parser.add_argument("--out", type=Path, default=Path("out/demo"))
-    parser.add_argument("--keep", action="store_true", help="leave the datasites running")
-    args = parser.parse_args(argv)
-    shutil.rmtree(args.out, ignore_errors=True)
-    admin = AdminCredentials(email="admin@hospital.example", password=secrets.token_urlsafe(16))
-    env = {
-        **os.environ,
-        "DATASITE_ADMIN_EMAIL": admin.email,
-        "DATASITE_ADMIN_PASSWORD": admin.password,
-        "DEMO_USER_PW": "demo-user-pass-1",
-    }
-    sites = [SiteProcess(name=n, data_dir=args.out / n / "data", admin=admin) for n in HOSPITALS]
+    args = parse_args(argv)
+    started = time.monotonic()
+    sites, env = prepare(args)
     try:
-        for site in sites:
-            ready = site.start()
-            console.print(f"[green]datasite {site.name}[/] ready at {site.url} in {ready:.1f} s")
-            for email, role in (
-                ("researcher@uni.example", "researcher"),
-                ("auditor@hospital.example", "compliance"),
-            ):
-                _cli(
-                    "users",
-                    "add",
-                    "--url",
-                    site.url,
-                    "--email",
-                    email,
-                    "--name",
-                    role.title(),
-                    "--role",
-                    role,
-                    "--password-env",
-                    "DEMO_USER_PW",
-                    env=env,
-                )
-            _cli("users", "list", "--url", site.url, env=env)
-        console.print(f"Outputs and site data under {args.out.resolve()}")
+        hospitals_go_live(args, sites, env)
+        sites_toml, experiment, alone_dirs = researcher_submits(args, sites, env)
+        admins_review(sites, sites_toml, env)
+        fedavg_dir = researcher_trains(args, sites_toml, experiment, alone_dirs, env)
+        console.rule("[bold]5. Results")
+        console.print(results_table(fedavg_dir, alone_dirs))
+        console.print(f"FedAvg: {timing_line(fedavg_dir)}")
+        console.rule("[bold]6. Compliance: export and verify each site's audit trail")
+        packets = [steps.export_and_verify_audit(site, args.out, env) for site in sites]
+        summarize(args, fedavg_dir, packets, time.monotonic() - started)
+        if args.keep:
+            keep_running(args, sites, env)
     finally:
         if not args.keep:
             for site in sites:
                 site.stop()
+
+
+def summarize(
+    args: argparse.Namespace, fedavg_dir: Path, packets: list[Path], seconds: float
+) -> None:
+    console.rule("[bold]Done")
+    console.print(f"Finished in {seconds:.0f} s. Outputs under {args.out.resolve()}:")
+    console.print(f"  run (metrics.csv, summary.json, global_model.pt, plots): {fedavg_dir}")
+    for packet in packets:
+        console.print(f"  compliance packet: {packet}")
+
+
+def keep_running(args: argparse.Namespace, sites: list[SiteProcess], env: dict[str, str]) -> None:
+    creds = args.out / "credentials.env"
+    creds.touch(mode=0o600)
+    creds.write_text(
+        "".join(
+            f"export {k}='{env[k]}'\n"
+            for k in (
+                "DATASITE_ADMIN_EMAIL",
+                "DATASITE_ADMIN_PASSWORD",
+                "DEMO_RESEARCHER_EMAIL",
+                "DEMO_USER_PASSWORD",
+            )
+        )
+    )
+    for site in sites:
+        console.print(
+            f"datasite {site.name} keeps running at {site.url} (pid "
+            f"{site.process.pid if site.process else '?'})"
+        )
+    console.print(
+        f"Credentials for the notebooks: source {creds} (mode 600). Stop the sites "
+        "with: kill <pid> (SIGTERM stops a datasite cleanly)."
+    )

@@ -1,0 +1,68 @@
+"""The demo's closing table: per-site and global accuracy / AUC, FedAvg vs each site alone."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+
+def final_evaluations(run_dir: Path) -> dict[str, dict[str, str]]:
+    """The last evaluation row of every site (and "global") in a run's metrics.csv."""
+    last: dict[str, dict[str, str]] = {}
+    with (run_dir / "metrics.csv").open() as handle:
+        for row in csv.DictReader(handle):
+            if row["phase"] == "evaluate" and row["status"] == "ok":
+                last[row["site"]] = row
+    return last
+
+
+def _fmt(row: dict[str, str] | None, key: str) -> str:
+    if not row or not row.get(key):
+        return "-"
+    return f"{float(row[key]):.3f}"
+
+
+def results_table(fedavg_dir: Path, alone_dirs: dict[str, Path]) -> Table:
+    fedavg = final_evaluations(fedavg_dir)
+    table = Table(
+        "validation data of",
+        "FedAvg acc",
+        "FedAvg AUC",
+        "site alone acc",
+        "site alone AUC",
+        "n",
+        title="Final round: FedAvg vs each site alone",
+    )
+    for site, run_dir in alone_dirs.items():
+        alone = final_evaluations(run_dir).get(site) if run_dir.exists() else None
+        table.add_row(
+            site,
+            _fmt(fedavg.get(site), "accuracy"),
+            _fmt(fedavg.get(site), "auc"),
+            _fmt(alone, "accuracy"),
+            _fmt(alone, "auc"),
+            (fedavg.get(site) or {}).get("n_samples", "-"),
+        )
+    glob = fedavg.get("global")
+    table.add_row(
+        "[bold]all sites (sample-weighted)",
+        _fmt(glob, "accuracy"),
+        _fmt(glob, "auc"),
+        "",
+        "",
+        glob.get("n_samples", "-") if glob else "-",
+    )
+    return table
+
+
+def timing_line(run_dir: Path) -> str:
+    summary: dict[str, Any] = json.loads((run_dir / "summary.json").read_text())
+    rounds = summary.get("rounds_completed", 0)
+    return (
+        f"{rounds} rounds over {len(summary.get('sites_used', []))} sites in "
+        f"{summary.get('wall_seconds', 0):.0f} s"
+    )

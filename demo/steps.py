@@ -1,0 +1,234 @@
+"""The demo's steps. Each role acts through its own command-line tool, as people would:
+hospital admins with ``datasite``, the researcher with ``researcher``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from rich.console import Console
+
+from datasite.process import SiteProcess
+
+console = Console()
+T = TypeVar("T")
+RESEARCHER = "researcher@uni.example"
+AUDITOR = "auditor@hospital.example"
+
+
+@dataclass(frozen=True)
+class Hospital:
+    name: str
+    shift: str  # a `datasite synth --shift` preset
+    seed: int
+
+
+HOSPITALS = (
+    Hospital("st-olav", "fuji-cr", 1),
+    Hospital("karolinska", "ge-dx", 2),
+    Hospital("charite", "agfa-cr", 3),
+)
+
+
+class StepFailed(RuntimeError):
+    """A command of the demo failed; its output was shown."""
+
+
+def run(tool: str, *args: str, env: dict[str, str], quiet: bool = False) -> str:
+    """Run ``python -m <tool> ARGS`` and return its stdout; show it unless quiet."""
+    result = subprocess.run(
+        [sys.executable, "-m", tool, *args], env=env, text=True, capture_output=True
+    )
+    if result.returncode not in (0, 10):  # ingest: 10 = uploaded, some files rejected
+        console.print(result.stdout + result.stderr, markup=False, highlight=False)
+        raise StepFailed(f"`{tool} {' '.join(args[:2])}` exited with {result.returncode}")
+    if not quiet:
+        console.print(result.stdout.rstrip(), markup=False, highlight=False)
+    return result.stdout
+
+
+def per_site(items: Iterable[T], work: Callable[[T], Any]) -> list[Any]:
+    """Do ``work`` for every site at once (each hospital acts independently)."""
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return list(pool.map(work, items))
+
+
+def synthesize(out: Path, n: int, env: dict[str, str]) -> None:
+    def one(h: Hospital) -> None:
+        run(
+            "datasite",
+            "synth",
+            "--out",
+            str(out / h.name / "export"),
+            "--site",
+            h.name,
+            "--n",
+            str(n),
+            "--seed",
+            str(h.seed),
+            "--shift",
+            h.shift,
+            "--rows",
+            "256",
+            env=env,
+            quiet=True,
+        )
+
+    per_site(HOSPITALS, one)
+    console.print(f"Wrote {n} DICOM files per hospital ({', '.join(h.shift for h in HOSPITALS)})")
+
+
+def ingest(site: SiteProcess, export: Path, size: int, env: dict[str, str]) -> None:
+    run(
+        "datasite",
+        "ingest",
+        str(export),
+        "--url",
+        site.url,
+        "--labels",
+        str(export / "labels.csv"),
+        "--dataset",
+        "chest-xray",
+        "--size",
+        str(size),
+        "--description",
+        f"Chest radiographs, {site.name}",
+        "--val-fraction",
+        "0.2",
+        "--verify",
+        "--key-file",
+        str(site.data_dir.parent / "pseudonym.key"),
+        env=env,
+    )
+
+
+def register_people(site: SiteProcess, env: dict[str, str]) -> None:
+    for email, role in ((RESEARCHER, "researcher"), (AUDITOR, "compliance")):
+        run(
+            "datasite",
+            "users",
+            "add",
+            "--url",
+            site.url,
+            "--email",
+            email,
+            "--name",
+            role.title(),
+            "--role",
+            role,
+            "--password-env",
+            "DEMO_USER_PASSWORD",
+            env=env,
+            quiet=True,
+        )
+
+
+def write_sites_toml(path: Path, sites: list[SiteProcess]) -> Path:
+    """A researcher's sites file: names, URLs and the NAMES of credential variables."""
+    lines = []
+    for site in sites:
+        lines += [
+            "[[site]]",
+            f'name = "{site.name}"',
+            f'url = "{site.url}"',
+            'email_env = "DEMO_RESEARCHER_EMAIL"',
+            'password_env = "DEMO_USER_PASSWORD"',
+            "",
+        ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+def experiment_toml(name: str, rounds: int, size: int, min_sites: int) -> str:
+    return f"""name = "{name}"
+dataset = "chest-xray"
+optimizer = "adam"
+lr = 0.002
+batch_size = 32
+local_epochs = 2
+rounds = {rounds}
+seed = 0
+algorithm = "fedavg"
+min_sites = {min_sites}
+site_timeout_s = 600
+
+[model]
+width = 8
+depth = 3
+num_classes = 2
+image_size = {size}
+"""
+
+
+def pending_requests(site: SiteProcess, env: dict[str, str]) -> list[dict[str, Any]]:
+    text = run(
+        "datasite",
+        "requests",
+        "list",
+        "--url",
+        site.url,
+        "--status",
+        "pending",
+        "--format",
+        "json",
+        env=env,
+        quiet=True,
+    )
+    requests: list[dict[str, Any]] = json.loads(text)
+    return requests
+
+
+def review_and_approve(site: SiteProcess, env: dict[str, str], show: bool) -> int:
+    """The admin reads each pending request (risk report first), then approves it."""
+    approved = 0
+    for request in pending_requests(site, env):
+        request_id = str(request["request_id"])
+        if show:
+            console.rule(f"[bold]{site.name}: request {request_id[:8]} as the admin reads it")
+            run("datasite", "requests", "show", request_id, "--url", site.url, env=env)
+        run("datasite", "requests", "approve", request_id, "--url", site.url, env=env, quiet=True)
+        approved += 1
+    return approved
+
+
+def export_and_verify_audit(site: SiteProcess, out: Path, env: dict[str, str]) -> Path:
+    """The compliance officer exports the packet and verifies the chain, as themself."""
+    auditor_env = {
+        **env,
+        "DATASITE_USER_EMAIL": AUDITOR,
+        "DATASITE_USER_PASSWORD": env["DEMO_USER_PASSWORD"],
+    }
+    packet = out / f"audit-{site.name}.html"
+    run(
+        "datasite",
+        "audit",
+        "export",
+        "--url",
+        site.url,
+        "--format",
+        "html",
+        "--out",
+        str(packet),
+        env=auditor_env,
+        quiet=True,
+    )
+    run("datasite", "audit", "verify", "--url", site.url, env=auditor_env)
+    return packet
+
+
+def base_env(admin_email: str, admin_password: str, user_password: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATASITE_ADMIN_EMAIL": admin_email,
+        "DATASITE_ADMIN_PASSWORD": admin_password,
+        "DEMO_USER_PASSWORD": user_password,
+        "DEMO_RESEARCHER_EMAIL": RESEARCHER,
+        "COLUMNS": "110",
+    }
