@@ -99,8 +99,8 @@ def _lesion(rng: np.random.Generator, x: Array, y: Array, lungs: Array) -> Array
     """A Gaussian opacity centred at a random point well inside a lung field."""
     inside = np.argwhere(lungs > 0.9)
     cy, cx = inside[rng.integers(len(inside))]
-    sigma = float(rng.uniform(0.04, 0.07))
-    amplitude = float(rng.uniform(0.12, 0.22))
+    sigma = float(rng.uniform(0.06, 0.1))
+    amplitude = float(rng.uniform(0.15, 0.3))
     d2 = (x - x[cy, cx]) ** 2 + (y - y[cy, cx]) ** 2
     out: Array = amplitude * np.exp(-d2 / (2 * sigma**2))
     return out

@@ -69,7 +69,9 @@ def test_every_pydicom_test_file_gets_a_result_and_none_crashes() -> None:
 def export(tmp_path: Path) -> Path:
     """A small generated export plus the trouble a real one contains."""
     out = tmp_path / "export"
-    generate_site(SynthConfig(out=out, site="south", n=12, seed=5, shift=preset("agfa-cr"), rows=64))
+    generate_site(
+        SynthConfig(out=out, site="south", n=12, seed=5, shift=preset("agfa-cr"), rows=64)
+    )
     files = sorted(p for p in out.rglob("IM*") if p.is_file())
     (out / "broken").mkdir()
     data = files[0].read_bytes()

@@ -45,7 +45,9 @@ def test_another_seed_writes_other_images(tmp_path: Path) -> None:
     first = dicom_files(make_site(tmp_path / "a", n=2, seed=1))[0]
     other = dicom_files(make_site(tmp_path / "b", n=2, seed=2))[0]
 
-    assert not np.array_equal(pydicom.dcmread(first).pixel_array, pydicom.dcmread(other).pixel_array)
+    assert not np.array_equal(
+        pydicom.dcmread(first).pixel_array, pydicom.dcmread(other).pixel_array
+    )
 
 
 def test_headers_look_like_chest_radiograph_exports(site: Path) -> None:
@@ -58,7 +60,9 @@ def test_headers_look_like_chest_radiograph_exports(site: Path) -> None:
     syntaxes = {h.file_meta.TransferSyntaxUID.name for h in headers}
     assert {"RLE Lossless", "JPEG 2000 Image Compression (Lossless Only)"} <= syntaxes
     assert all(h.BodyPartExamined == "CHEST" and h.ViewPosition in ("PA", "AP") for h in headers)
-    assert any("WindowCenter" not in h for h in headers) and any("WindowCenter" in h for h in headers)
+    assert any("WindowCenter" not in h for h in headers) and any(
+        "WindowCenter" in h for h in headers
+    )
 
 
 def test_every_file_decodes_to_its_declared_size(site: Path) -> None:
@@ -121,7 +125,9 @@ def test_labels_csv_names_every_file_with_a_binary_label(site: Path) -> None:
 
 
 def test_prevalence_follows_the_preset(tmp_path: Path) -> None:
-    cfg = SynthConfig(tmp_path, "s", n=60, seed=0, shift=preset("balanced", prevalence=0.1), rows=48)
+    cfg = SynthConfig(
+        tmp_path, "s", n=60, seed=0, shift=preset("balanced", prevalence=0.1), rows=48
+    )
 
     made = generate_site(cfg)
 
