@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-from collections.abc import Mapping
+import sys
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -17,6 +19,29 @@ from researcher.errors import AuthError, ConfigError, NotFoundError, SiteUnreach
 
 log = logging.getLogger(__name__)
 SITE_ASSETS = (AssetName.IMAGES, AssetName.LABELS, AssetName.VAL_IMAGES, AssetName.VAL_LABELS)
+
+
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_saved_stdout: Any = None
+
+
+@contextlib.contextmanager
+def quiet() -> Iterator[None]:
+    """Silence syft's prints to stdout. Thread-safe, unlike nested ``redirect_stdout`` from
+    concurrent threads, which can leave ``sys.stdout`` swallowed for good."""
+    global _quiet_depth, _saved_stdout
+    with _quiet_lock:
+        if _quiet_depth == 0:
+            _saved_stdout, sys.stdout = sys.stdout, io.StringIO()
+        _quiet_depth += 1
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0:
+                sys.stdout = _saved_stdout
 
 
 def syft_message(err: BaseException) -> str:
@@ -47,7 +72,7 @@ def connect(site: SiteConfig, env: Mapping[str, str] | None = None) -> Any:
     from syft.types.errors import SyftException
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():
             return sy.login(url=base, port=port, email=email, password=password)
     except SyftException as err:
         raise AuthError(
@@ -84,7 +109,7 @@ def site_assets(client: Any, site: str, name: str) -> dict[str, Any]:
 
 def mock_arrays(assets: Mapping[str, Any]) -> dict[str, Any]:
     """The mock twin of each asset (what a researcher may see)."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    with quiet():
         return {name: asset.mock for name, asset in assets.items()}
 
 

@@ -8,9 +8,7 @@ output policy caps executions at ``experiment.execution_budget``.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
-import io
 import logging
 import types
 from collections.abc import Mapping
@@ -19,7 +17,7 @@ from typing import Any
 from researcher.config import ExperimentConfig
 from researcher.errors import SiteCallError, SubmissionError
 from researcher.site_code import federated_step
-from researcher.syftio.client import syft_message
+from researcher.syftio.client import quiet, syft_message
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ def build_function(client: Any, assets: Mapping[str, Any], experiment: Experimen
         output_policy=OutputPolicyExecuteCount(limit=experiment.execution_budget),
         name=name,
     )
-    with contextlib.redirect_stdout(io.StringIO()):
+    with quiet():
         return decorate(named)
 
 
@@ -77,7 +75,7 @@ def submit(client: Any, site: str, assets: Mapping[str, Any], experiment: Experi
     if find_code(client, name) is not None:
         return "already submitted"
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():
             client.code.request_code_execution(build_function(client, assets, experiment))
     except SyftException as err:
         raise SubmissionError(
@@ -119,7 +117,7 @@ def _executions_used(code: Any) -> int:
     from syft.types.errors import SyftException
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():
             return int(code.output_policy.count())
     except (SyftException, AttributeError):
         return -1
@@ -130,7 +128,9 @@ def short_reason(err: BaseException, budget: int) -> str:
     message = syft_message(err)
     lowered = message.lower()
     if "denied" in lowered and "reason:" in lowered:
-        return f"denied by the site admin: {message.split('Reason:', 1)[1].strip().rstrip('.')[:200]}"
+        return (
+            f"denied by the site admin: {message.split('Reason:', 1)[1].strip().rstrip('.')[:200]}"
+        )
     if "denied" in lowered and "output policy" not in lowered:
         return "denied by the site admin"
     for marker, reason in _REASONS:
@@ -147,7 +147,7 @@ def call(
 
     name = function_name(experiment)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():
             pointer = getattr(client.code, name)(**assets, **kwargs)
             return pointer.get() if hasattr(pointer, "get") else pointer
     except (SyftException, AttributeError) as err:

@@ -1,0 +1,88 @@
+"""Per-round wall time vs the slowest site's compute measured inside the site function.
+
+Real datasites on loopback (``datasite launch``), a researcher account, generated data, the
+real submit / approve / train path; 1, 2 and 3 sites. The ratio is wall / slowest compute per
+round (1.0 = no platform overhead), averaged over the rounds.
+
+    .venv/bin/python -m benchmarks.round_overhead
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from datasite.config import AdminCredentials
+from datasite.process import SiteProcess
+from datasite.syftio.client import add_user, admin_login, upload_dataset
+from fedcommon.roles import Role
+from researcher import api
+from researcher.config import ExperimentConfig, ModelConfig, SiteConfig, SitesConfig
+from researcher.syftio import code
+from researcher.toydata import site_split
+
+ADMIN = AdminCredentials(email="admin@bench.example", password="benchmark-admin-pw-1")
+EMAIL, PASSWORD = "bench@uni.example", "benchmark-researcher-1"
+SIZE, N_TRAIN, N_VAL, ROUNDS = 64, 256, 64, 3
+
+
+def experiment(n_sites: int) -> ExperimentConfig:
+    model = ModelConfig(width=16, depth=3, image_size=SIZE)
+    return ExperimentConfig(
+        name=f"overhead_{n_sites}", dataset="bench", model=model, rounds=ROUNDS,
+        local_epochs=2, lr=0.003, batch_size=32, min_sites=n_sites, spare_executions=0,
+    )  # fmt: skip
+
+
+def prepare(site: SiteProcess, index: int) -> None:
+    admin = admin_login(site.url, ADMIN)
+    add_user(admin, EMAIL, "Bench", PASSWORD, Role.RESEARCHER)
+    private, mock = site_split(N_TRAIN, N_VAL, SIZE, index), site_split(16, 8, SIZE, 50 + index)
+    upload_dataset(admin, "bench", "generated", {k: (private[k], mock[k]) for k in private})
+
+
+def measure(sites: list[SiteProcess], out: Path) -> dict[str, float]:
+    config = SitesConfig(sites=tuple(
+        SiteConfig(name=s.name, url=s.url, email_env="B_EMAIL", password_env="B_PW") for s in sites
+    ))  # fmt: skip
+    fed = api.connect(config, {"B_EMAIL": EMAIL, "B_PW": PASSWORD})
+    exp = experiment(len(sites))
+    api.submit(fed, exp)
+    for site in sites:
+        for request in admin_login(site.url, ADMIN).requests:
+            if str(request.code.service_func_name) == code.function_name(exp):
+                request.approve()
+    rounds: list[dict[str, Any]] = api.train(fed, exp, out)["per_round"]
+    wall = statistics.mean(r["wall_s"] for r in rounds)
+    compute = statistics.mean(r["site_compute_s"] for r in rounds)
+    return {"wall": wall, "compute": compute, "ratio": wall / compute}
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory() as root:
+        sites = [SiteProcess(f"bench{i}", Path(root) / f"bench{i}", ADMIN) for i in range(3)]
+        try:
+            with ThreadPoolExecutor(3) as pool:
+                list(pool.map(lambda site: site.start(), sites))
+            for index, site in enumerate(sites):  # sequential: syft's upload redirects stdout
+                prepare(site, index)
+            print(f"setup: {N_TRAIN} train / {N_VAL} val images of {SIZE}px per site, "
+                  f"{ROUNDS} rounds, train + evaluate call per site per round")  # fmt: skip
+            for n in (1, 2, 3):
+                result = measure(sites[:n], Path(root) / f"run{n}")
+                print(f"round_wall_s_sites{n}={result['wall']:.2f}")
+                print(f"slowest_site_compute_s_sites{n}={result['compute']:.2f}")
+                print(f"round_overhead_ratio_sites{n}={result['ratio']:.2f}")
+            print(f"round_overhead_ratio={result['ratio']:.2f}")
+        finally:
+            for site in sites:
+                site.stop()
+
+
+if __name__ == "__main__":
+    main()
