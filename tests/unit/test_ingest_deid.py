@@ -107,7 +107,7 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     load_or_create_key(path)
     os.chmod(path, 0o644)
 
-    with pytest.raises(ConfigError, match="readable by others .* chmod 600"):
+    with pytest.raises(ConfigError, match=r"readable by others .* chmod 600"):
         load_or_create_key(path)
 
 

@@ -158,7 +158,7 @@ def test_nothing_accepted_is_an_error_naming_the_report(tmp_path: Path) -> None:
     (tmp_path / "a.dcm").write_bytes(b"junk")
     (tmp_path / "labels.csv").write_text("file,label\na.dcm,0\n")
 
-    with pytest.raises(IngestError, match="No file under .* was accepted"):
+    with pytest.raises(IngestError, match=r"No file under .* was accepted"):
         run(tmp_path)
 
 

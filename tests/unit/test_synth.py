@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from datasite.cli import app
 from datasite.errors import ConfigError
-from datasite.ingest.phi import phi_values
 from datasite.synth import PRESETS, SynthConfig, generate_site, preset
 from datasite.synth.header import PRIVATE_CREATOR, PRIVATE_GROUP
 
