@@ -56,7 +56,7 @@ def connect(sites: SitesConfig, env: Mapping[str, str] | None = None) -> Federat
         try:
             fed.clients[site.name] = client.connect(site, env)
         except ResearcherError as err:
-            log.warning("%s", err.message)
+            log.info("%s", err.message)
             fed.errors[site.name] = err.message
     return fed
 

@@ -102,10 +102,13 @@ def status(
     _setup_logging()
     try:
         exp = api.load_experiment(experiment) if experiment else None
-        rows = api.status(api.connect(api.load_sites(sites)), exp)
+        fed = api.connect(api.load_sites(sites))
+        rows = api.status(fed, exp)
     except PlatformError as err:
         raise _fail(err) from None
     _show(rows, fmt, "code requests")
+    if fed.errors:
+        raise typer.Exit(code=5)
 
 
 @app.command()
