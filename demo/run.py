@@ -27,9 +27,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="demo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
-    parser.add_argument("--n", type=int, default=240, help="DICOM files per hospital")
+    parser.add_argument("--n", type=int, default=400, help="DICOM files per hospital")
     parser.add_argument("--size", type=int, default=64, help="training image size")
-    parser.add_argument("--rounds", type=int, default=4, help="federated rounds")
+    parser.add_argument("--rounds", type=int, default=5, help="federated rounds")
     parser.add_argument(
         "--keep", action="store_true", help="leave the datasites running (for the notebooks)"
     )
@@ -55,9 +55,13 @@ def hospitals_go_live(
     steps.synthesize(args.out, args.n, env)
     for site, ready in zip(sites, steps.per_site(sites, SiteProcess.start), strict=True):
         console.print(f"datasite [green]{site.name}[/] ready at {site.url} ({ready:.1f} s)")
-    for site in sites:
-        console.print(f"[bold]{site.name}[/]: ingesting {args.n} files")
-        steps.ingest(site, args.out / site.name / "export", args.size, env)
+    console.print(f"Each admin ingests {args.n} files (de-identify, verify, mock twins) ...")
+    reports = steps.per_site(
+        sites, lambda s: steps.ingest(s, args.out / s.name / "export", args.size, env)
+    )
+    for site, report in zip(sites, reports, strict=True):
+        console.rule(f"{site.name}: ingestion", style="dim")
+        console.print(report.rstrip(), markup=False, highlight=False)
     steps.per_site(sites, lambda s: steps.register_people(s, env))
 
 
@@ -97,12 +101,12 @@ def researcher_submits(
 
 def admins_review(sites: list[SiteProcess], sites_toml: Path, env: dict[str, str]) -> None:
     console.rule("[bold]3. Hospital admins: read each request and its risk report, approve")
-    for index, site in enumerate(sites):
-        count = steps.review_and_approve(site, env, show=index == 0)
-        console.print(f"{site.name}: approved {count} request(s)")
-    run(
-        "researcher", "status", "--sites", str(sites[0].data_dir.parents[1] / "sites.toml"), env=env
-    )
+    first = steps.pending_requests(sites[0], env)[0]
+    steps.show_request(sites[0], str(first["request_id"]), env)
+    counts = steps.per_site(sites, lambda s: steps.approve_pending(s, env))
+    for site, count in zip(sites, counts, strict=True):
+        console.print(f"{site.name}: the admin approved {count} request(s)")
+    run("researcher", "status", "--sites", str(sites_toml), env=env)
 
 
 def researcher_trains(

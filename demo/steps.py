@@ -85,28 +85,15 @@ def synthesize(out: Path, n: int, env: dict[str, str]) -> None:
     console.print(f"Wrote {n} DICOM files per hospital ({', '.join(h.shift for h in HOSPITALS)})")
 
 
-def ingest(site: SiteProcess, export: Path, size: int, env: dict[str, str]) -> None:
-    run(
-        "datasite",
-        "ingest",
-        str(export),
-        "--url",
-        site.url,
-        "--labels",
-        str(export / "labels.csv"),
-        "--dataset",
-        "chest-xray",
-        "--size",
-        str(size),
-        "--description",
-        f"Chest radiographs, {site.name}",
-        "--val-fraction",
-        "0.2",
-        "--verify",
-        "--key-file",
-        str(site.data_dir.parent / "pseudonym.key"),
-        env=env,
-    )
+def ingest(site: SiteProcess, export: Path, size: int, env: dict[str, str]) -> str:
+    """The admin's ingestion of the export; returns its printed summary."""
+    key_file = site.data_dir.parent / "pseudonym.key"
+    return run(
+        "datasite", "ingest", str(export), "--url", site.url, "--labels",
+        str(export / "labels.csv"), "--dataset", "chest-xray", "--size", str(size),
+        "--description", f"Chest radiographs, {site.name}", "--val-fraction", "0.2",
+        "--verify", "--key-file", str(key_file), env=env, quiet=True,
+    )  # fmt: skip
 
 
 def register_people(site: SiteProcess, env: dict[str, str]) -> None:
@@ -150,7 +137,7 @@ def experiment_toml(name: str, rounds: int, size: int, min_sites: int) -> str:
     return f"""name = "{name}"
 dataset = "chest-xray"
 optimizer = "adam"
-lr = 0.002
+lr = 0.0005
 batch_size = 32
 local_epochs = 2
 rounds = {rounds}
@@ -161,7 +148,7 @@ site_timeout_s = 600
 
 [model]
 width = 8
-depth = 3
+depth = 4
 num_classes = 2
 image_size = {size}
 """
@@ -185,17 +172,26 @@ def pending_requests(site: SiteProcess, env: dict[str, str]) -> list[dict[str, A
     return requests
 
 
-def review_and_approve(site: SiteProcess, env: dict[str, str], show: bool) -> int:
-    """The admin reads each pending request (risk report first), then approves it."""
-    approved = 0
-    for request in pending_requests(site, env):
-        request_id = str(request["request_id"])
-        if show:
-            console.rule(f"[bold]{site.name}: request {request_id[:8]} as the admin reads it")
-            run("datasite", "requests", "show", request_id, "--url", site.url, env=env)
-        run("datasite", "requests", "approve", request_id, "--url", site.url, env=env, quiet=True)
-        approved += 1
-    return approved
+def show_request(site: SiteProcess, request_id: str, env: dict[str, str]) -> None:
+    """What an admin reads before deciding: code, hash, bindings, policies, risk report."""
+    console.rule(f"[bold]{site.name}: request {request_id[:8]}, as the admin reads it")
+    run("datasite", "requests", "show", request_id, "--url", site.url, env=env)
+
+
+def approve_pending(site: SiteProcess, env: dict[str, str]) -> int:
+    pending = pending_requests(site, env)
+    for request in pending:
+        run(
+            "datasite",
+            "requests",
+            "approve",
+            str(request["request_id"]),
+            "--url",
+            site.url,
+            env=env,
+            quiet=True,
+        )
+    return len(pending)
 
 
 def export_and_verify_audit(site: SiteProcess, out: Path, env: dict[str, str]) -> Path:

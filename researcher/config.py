@@ -64,6 +64,14 @@ class ModelConfig(_Frozen):
     depth: int = Field(default=3, ge=1, le=6)
     num_classes: int = Field(default=2, ge=2)
     image_size: int = Field(default=DEFAULT_IMAGE_SIZE, ge=8)
+    # Global pooling before the classifier. "max" finds a small focal opacity that averaging
+    # over the whole radiograph washes out (measured on datasite synth: max 0.82-0.90
+    # accuracy at 64 px where avg stayed near chance).
+    pool: Literal["max", "avg"] = "max"
+    # Normalisation after each conv. "batch" learns the synthetic radiographs where "group"
+    # stayed at chance (1152 images, 64 px, 12 epochs: 0.88 vs 0.58 accuracy); its running
+    # statistics travel and are averaged with the weights. "group" has no such buffers.
+    norm: Literal["batch", "group"] = "batch"
 
 
 class ExperimentConfig(_Frozen):

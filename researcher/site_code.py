@@ -49,10 +49,15 @@ def federated_step(
         for block in range(int(model_cfg["depth"])):
             channels_out = width * 2**block
             layers.append(nn.Conv2d(channels_in, channels_out, 3, padding=1))
-            layers += [nn.GroupNorm(1, channels_out), nn.ReLU()]
+            if model_cfg.get("norm", "batch") == "batch":
+                layers.append(nn.BatchNorm2d(channels_out))
+            else:
+                layers.append(nn.GroupNorm(1, channels_out))
+            layers.append(nn.ReLU())
             layers.append(nn.MaxPool2d(2))
             channels_in = channels_out
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        pool = nn.AdaptiveMaxPool2d(1) if model_cfg.get("pool", "max") == "max" else None
+        layers += [pool or nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         layers.append(nn.Linear(channels_in, int(model_cfg["num_classes"])))
         return nn.Sequential(*layers)
 

@@ -27,8 +27,15 @@ def step(data: dict, weights: dict, task: str, cfg: dict, round_index: int = 1) 
     return federated_step(**data, weights=weights, task=task, round_index=round_index, config=cfg)
 
 
+BUFFERS = ("running_mean", "running_var", "num_batches_tracked")
+
+
 def drift(before: dict, after: dict) -> float:
-    return float(sum(np.sum((after[k] - before[k]) ** 2) for k in before))
+    """Squared distance over trainable parameters (the FedProx term does not touch the
+    batch-norm running statistics, which follow the data)."""
+    return float(
+        sum(np.sum((after[k] - before[k]) ** 2) for k in before if not k.endswith(BUFFERS))
+    )
 
 
 def test_training_returns_plain_float32_weights_and_learns() -> None:
