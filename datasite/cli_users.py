@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from datasite import users
 from datasite.cli_support import URL_HELP, console, fail_on_error
 from datasite.config import admin_credentials, check_password
 from datasite.errors import ConfigError
-from fedcommon.roles import ASSIGNABLE_ROLES, Role
+from fedcommon.roles import Role
 
 users_app = typer.Typer(no_args_is_help=True)
 
@@ -41,14 +42,10 @@ def add(
     ] = None,
 ) -> None:
     """Add a researcher or a compliance officer (admins only)."""
-    from datasite.syftio.client import add_user, admin_login
-
     with fail_on_error():
-        if role not in ASSIGNABLE_ROLES:
-            raise ConfigError(f"--role must be one of: {', '.join(ASSIGNABLE_ROLES)}.")
+        users.check_role(role)
         password = _new_password(password_env)
-        client = admin_login(url, admin_credentials())
-        add_user(client, email=email, name=name, password=password, role=role)
+        users.add_person(url, admin_credentials(), email, name, password, role)
     console.print(f"Added {role.value} {email} to {url}.")
 
 
@@ -58,14 +55,12 @@ def list_(
     format: Annotated[str, typer.Option(help="table or json.")] = "table",
 ) -> None:
     """List the site's users and their roles."""
-    from datasite.syftio.client import admin_login, list_users
-
     with fail_on_error():
-        users = list_users(admin_login(url, admin_credentials()))
+        people = users.list_people(url, admin_credentials())
     if format == "json":
-        typer.echo(json.dumps(users, indent=2))
+        typer.echo(json.dumps(people, indent=2))
         return
     table = Table("email", "name", "role", title=f"Users of {url}")
-    for user in users:
+    for user in people:
         table.add_row(user["email"], user["name"], user["role"])
     console.print(table)

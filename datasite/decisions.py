@@ -1,0 +1,84 @@
+"""Reviewing code requests: list, read, dry-run, record the review, decide.
+
+The library behind ``datasite requests`` and ``datasite.api``. Reads go through the site API
+(``/site``, any admin or compliance account); decisions through syft's client (admins only).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from datasite.config import AdminCredentials
+from datasite.errors import AuthError, ConfigError
+from datasite.siteclient import SiteAPI
+
+STATUSES = ("pending", "approved", "denied", "revoked")
+ACTIONS = ("approve", "deny", "revoke")
+
+
+def list_requests(
+    url: str, creds: AdminCredentials, status: str | None = None
+) -> list[dict[str, Any]]:
+    """The site's code requests, oldest first (optionally only those with ``status``)."""
+    if status is not None and status not in STATUSES:
+        raise ConfigError(f"--status {status}: use one of {', '.join(STATUSES)}.")
+    found: list[dict[str, Any]] = SiteAPI(url, creds).get("/requests", status=status)["requests"]
+    return found
+
+
+def request_facts(url: str, creds: AdminCredentials, request_id: str) -> dict[str, Any]:
+    """Everything needed to decide: code, hashes, bindings, policies, risk report, diff."""
+    return SiteAPI(url, creds).get(f"/requests/{request_id}")
+
+
+def load_samples(path: Path | None) -> dict[str, Any]:
+    """Sample values for researcher-owned arguments from a JSON file (``{}`` without one)."""
+    if path is None:
+        return {}
+    try:
+        samples = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"--sample-args {path}: not a readable JSON file ({err}).") from None
+    if not isinstance(samples, dict):
+        raise ConfigError(f"--sample-args {path}: must hold an object {{argument: value}}.")
+    return samples
+
+
+def dry_run(
+    url: str, creds: AdminCredentials, facts: dict[str, Any], samples: dict[str, Any],
+    timeout_s: float = 120.0,
+) -> dict[str, Any]:  # fmt: skip
+    """Run the request on mock data in a child process; describe what would leave the site."""
+    from datasite.syftio.review_client import dry_run as run_dry
+
+    return run_dry(url, creds, facts, samples, timeout_s)
+
+
+def record_review(
+    url: str, creds: AdminCredentials, facts: dict[str, Any], dry: dict[str, Any] | None
+) -> str:
+    """Record the review in the site's audit log (admins only); returns a note saying so."""
+    body = {"function": facts["function"], "code_hash": facts["code_hash"],
+            "risk": facts["risk"], "dry_run": dry}  # fmt: skip
+    try:
+        seq = SiteAPI(url, creds).post(f"/requests/{facts['request_id']}/review", body)["seq"]
+    except AuthError:
+        return "review not recorded in the audit log (only admins' reviews are)"
+    return f"review recorded in the audit log (seq {seq})"
+
+
+def decide(url: str, creds: AdminCredentials, request_id: str, action: str, reason: str) -> str:
+    """``approve`` / ``deny`` / ``revoke`` a request (admins only); returns its function name.
+
+    Raises:
+        ConfigError: unknown action, or no reason for a denial or revocation.
+    """
+    from datasite.syftio.review_client import decide as run_decision
+
+    if action not in ACTIONS:
+        raise ConfigError(f"Unknown decision '{action}': use one of {', '.join(ACTIONS)}.")
+    if action != "approve" and not reason.strip():
+        raise ConfigError("--reason must say why (the researcher sees it); it is empty.")
+    return run_decision(url, creds, request_id, action, reason.strip())
