@@ -16,13 +16,15 @@ def launch_args(tmp_path: Path, port: int = 1) -> list[str]:
     return ["launch", "--name", "h", "--port", str(port), "--data-dir", str(tmp_path / "d")]
 
 
-@pytest.mark.parametrize(("password", "expected"), [
-    pytest.param("changethis", "well-known default", id="syft-default"),
-    pytest.param("short-pw", "at least 12", id="too-short"),
-    pytest.param("", "DATASITE_ADMIN_PASSWORD is not set", id="unset"),
-])
-def test_launch_refuses_unsafe_admin_password(tmp_path: Path, password: str,
-                                              expected: str) -> None:
+@pytest.mark.parametrize(
+    ("password", "expected"),
+    [
+        pytest.param("changethis", "well-known default", id="syft-default"),
+        pytest.param("short-pw", "at least 12", id="too-short"),
+        pytest.param("", "DATASITE_ADMIN_PASSWORD is not set", id="unset"),
+    ],
+)
+def test_launch_refuses_unsafe_admin_password(tmp_path: Path, password: str, expected: str) -> None:
     result = run_cli(*launch_args(tmp_path), env={"DATASITE_ADMIN_PASSWORD": password})
 
     assert result.returncode == 2
@@ -44,8 +46,9 @@ def test_launch_refuses_unwritable_data_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
 
-    result = run_cli("launch", "--name", "h", "--port", "18999", "--data-dir",
-                     str(blocker / "data"))
+    result = run_cli(
+        "launch", "--name", "h", "--port", "18999", "--data-dir", str(blocker / "data")
+    )
 
     assert result.returncode == 4
     assert "not a writable directory" in result.stderr
@@ -55,8 +58,9 @@ def test_data_dir_of_another_site_is_refused(sites: SiteFactory) -> None:
     site = sites.start("first")
     site.stop()
 
-    result = run_cli("launch", "--name", "second", "--port", str(site.port), "--data-dir",
-                     str(site.data_dir))
+    result = run_cli(
+        "launch", "--name", "second", "--port", str(site.port), "--data-dir", str(site.data_dir)
+    )
 
     assert result.returncode == 4
     assert "belongs to datasite 'first'" in result.stderr
@@ -66,14 +70,27 @@ def test_admin_commands_report_wrong_password_unreachable_and_duplicates(
     sites: SiteFactory,
 ) -> None:
     site = sites.start("errs")
-    add = ["users", "add", "--url", site.url, "--email", "bo@uni.example", "--name", "Bo",
-           "--role", "researcher", "--password-env", "PW"]
+    add = [
+        "users",
+        "add",
+        "--url",
+        site.url,
+        "--email",
+        "bo@uni.example",
+        "--name",
+        "Bo",
+        "--role",
+        "researcher",
+        "--password-env",
+        "PW",
+    ]
     env = {"PW": RESEARCHER_PASSWORD}
 
     assert run_cli(*add, env=env).returncode == 0
     duplicate = run_cli(*add, env=env)
-    wrong = run_cli("users", "list", "--url", site.url,
-                    env={"DATASITE_ADMIN_PASSWORD": "not-the-password-1"})
+    wrong = run_cli(
+        "users", "list", "--url", site.url, env={"DATASITE_ADMIN_PASSWORD": "not-the-password-1"}
+    )
     unreachable = run_cli("users", "list", "--url", "http://127.0.0.1:1")
     malformed = run_cli("users", "list", "--url", "127.0.0.1")
     weak = run_cli(*add[:5], "cy@uni.example", *add[6:], env={"PW": "short"})
