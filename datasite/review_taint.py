@@ -39,8 +39,13 @@ def _name(func: ast.expr) -> str:
 
 
 class _Taint:
-    def __init__(self, tainted: set[str]) -> None:
+    def __init__(
+        self, tainted: set[str], helpers: dict[str, tuple[bool, bool]] | None = None
+    ) -> None:
         self.tainted = set(tainted)
+        # Nested functions: name -> (its return leaks through closures alone, its return
+        # leaks when called with tainted arguments).
+        self.helpers = {} if helpers is None else helpers
 
     def leaks(self, node: ast.AST | None) -> bool:
         if node is None:
@@ -53,6 +58,8 @@ class _Taint:
             return self._call_leaks(node)
         if isinstance(node, ast.Compare | ast.Constant | ast.Lambda):
             return False
+        if isinstance(node, ast.IfExp):  # the condition is not part of the value
+            return self.leaks(node.body) or self.leaks(node.orelse)
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
             return False  # a contraction; per-sample results are caught by the dry run
         if isinstance(node, ast.Dict):
@@ -68,6 +75,9 @@ class _Taint:
         if _name(func) in _REDUCING_FUNCS:
             return False
         args = [*node.args, *(k.value for k in node.keywords)]
+        if isinstance(func, ast.Name) and func.id in self.helpers:
+            by_closure, by_args = self.helpers[func.id]
+            return by_closure or (by_args and any(self.leaks(a) for a in args))
         return any(self.leaks(a) for a in args)
 
     def _comp_leaks(
@@ -107,14 +117,66 @@ def _is_print(node: ast.AST) -> bool:
     return isinstance(node, ast.Call) and _name(node.func) in {"print", "info", "warning", "debug"}
 
 
+def _own_nodes(fn: ast.FunctionDef) -> list[ast.AST]:
+    """Every node of ``fn`` except the bodies of functions and classes defined inside it."""
+    nodes: list[ast.AST] = []
+    stack: list[ast.AST] = list(fn.body)
+    while stack:
+        node = stack.pop()
+        nodes.append(node)
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            stack.extend(ast.iter_child_nodes(node))
+    return nodes
+
+
+def _nested(fn: ast.FunctionDef) -> list[ast.FunctionDef]:
+    return [n for n in _own_nodes(fn) if isinstance(n, ast.FunctionDef)]
+
+
+def _params(fn: ast.FunctionDef) -> set[str]:
+    args = fn.args
+    every = [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg]
+    return {a.arg for a in every if a is not None}
+
+
+def _spread(
+    fn: ast.FunctionDef, tainted: set[str], helpers: dict[str, tuple[bool, bool]]
+) -> _Taint:
+    """Taint of ``fn``'s own names, with nested functions summarised (closures included)."""
+    taint = _Taint(tainted, helpers)
+    for _ in range(4):  # summaries and taint feed each other; they only grow
+        nodes = _own_nodes(fn)
+        while any([taint.step(node) for node in nodes]):
+            pass
+        summaries = {inner.name: _summary(inner, taint.tainted, helpers) for inner in _nested(fn)}
+        if all(helpers.get(name) == leak for name, leak in summaries.items()):
+            break
+        helpers.update(summaries)
+    return taint
+
+
+def _summary(
+    inner: ast.FunctionDef, outer: set[str], helpers: dict[str, tuple[bool, bool]]
+) -> tuple[bool, bool]:
+    params = _params(inner)
+    by_closure = _returns_leak(_spread(inner, outer - params, dict(helpers)), inner)
+    by_args = _returns_leak(_spread(inner, outer | params, dict(helpers)), inner)
+    return by_closure, by_args
+
+
+def _returns_leak(taint: _Taint, fn: ast.FunctionDef) -> bool:
+    return any(isinstance(n, ast.Return) and taint.leaks(n.value) for n in _own_nodes(fn))
+
+
 def leak_findings(fn: ast.FunctionDef, asset_args: set[str]) -> list[Finding]:
-    """Findings for each return/yield/print that carries asset-shaped data."""
-    taint = _Taint(asset_args)
-    nodes = list(ast.walk(fn))
-    while any([taint.step(node) for node in nodes]):
-        pass
+    """Findings for each return/yield/print of ``fn`` that carries asset-shaped data.
+
+    Helpers defined inside ``fn`` are followed through their calls: a helper's return counts
+    only where ``fn`` passes it on, and prints inside helpers are checked with their taint.
+    """
+    taint = _spread(fn, set(asset_args), {})
     findings = []
-    for node in nodes:
+    for node in _own_nodes(fn):
         if isinstance(node, ast.Return | ast.Yield | ast.YieldFrom) and taint.leaks(node.value):
             findings.append(
                 Finding(
@@ -125,13 +187,23 @@ def leak_findings(fn: ast.FunctionDef, asset_args: set[str]) -> list[Finding]:
                     "reduction (asset-shaped output may leave the site)",
                 )
             )
-        elif _is_print(node) and taint.leaks(node):
-            findings.append(
-                Finding(
-                    severity=Severity.HIGH,
-                    category="egress",
-                    line=getattr(node, "lineno", 0),
-                    message="prints or logs asset data (it lands in the server log)",
-                )
-            )
+    findings += _print_findings(fn, taint)
     return findings
+
+
+def _print_findings(fn: ast.FunctionDef, taint: _Taint) -> list[Finding]:
+    found = [
+        Finding(
+            severity=Severity.HIGH,
+            category="egress",
+            line=getattr(node, "lineno", 0),
+            message="prints or logs asset data (it lands in the server log)",
+        )
+        for node in _own_nodes(fn)
+        if _is_print(node) and taint.leaks(node)
+    ]
+    for inner in _nested(fn):
+        found += _print_findings(
+            inner, _spread(inner, taint.tainted | _params(inner), dict(taint.helpers))
+        )
+    return found

@@ -1,0 +1,92 @@
+"""The egress check follows helpers defined inside the reviewed function."""
+
+from __future__ import annotations
+
+import inspect
+import textwrap
+
+import pytest
+
+from datasite.review import Severity, risk_report
+from researcher.site_code import federated_step
+
+ASSETS = {"images", "labels", "val_images", "val_labels"}
+
+
+def high(code: str, assets: set[str] | None = None) -> list[int]:
+    findings = risk_report(textwrap.dedent(code), assets or {"images"})
+    return [f.line for f in findings if f.severity is Severity.HIGH]
+
+
+def test_the_platform_training_function_has_no_high_risk() -> None:
+    assert high(inspect.getsource(federated_step), ASSETS) == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param(
+            """
+        def f(images):
+            def passthrough(x):
+                return x * 1
+            return {"out": passthrough(images)}
+        """,
+            id="helper-passes-asset-through",
+        ),
+        pytest.param(
+            """
+        def f(images):
+            def sneaky():
+                return images[:10]
+            return sneaky()
+        """,
+            id="helper-returns-closure-asset",
+        ),
+        pytest.param(
+            """
+        def f(images):
+            rows = images.reshape(len(images), -1)
+            return rows if len(rows) else None
+        """,
+            id="conditional-value-is-asset",
+        ),
+        pytest.param(
+            """
+        def f(images):
+            def log_it(x):
+                print(x)
+            log_it(images)
+            return 1
+        """,
+            id="helper-prints-asset",
+        ),
+    ],
+)
+def test_leaks_through_helpers_are_flagged(code: str) -> None:
+    assert high(code) != []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        pytest.param(
+            """
+        def f(images):
+            def score(x):
+                return float(x.mean())
+            return {"mean": score(images)}
+        """,
+            id="helper-reduces",
+        ),
+        pytest.param(
+            """
+        def f(images):
+            return float(images.mean()) if len(images) else 0.0
+        """,
+            id="condition-is-not-the-value",
+        ),
+    ],
+)
+def test_reductions_through_helpers_are_not_flagged(code: str) -> None:
+    assert high(code) == []
