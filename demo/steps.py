@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
+from datasite.api_sites import Site, write_sites
 from datasite.process import SiteProcess
 
 console = Console()
@@ -119,18 +120,8 @@ def register_people(site: SiteProcess, env: dict[str, str]) -> None:
 
 def write_sites_toml(path: Path, sites: list[SiteProcess]) -> Path:
     """A researcher's sites file: names, URLs and the NAMES of credential variables."""
-    lines = []
-    for site in sites:
-        lines += [
-            "[[site]]",
-            f'name = "{site.name}"',
-            f'url = "{site.url}"',
-            'email_env = "DEMO_RESEARCHER_EMAIL"',
-            'password_env = "DEMO_USER_PASSWORD"',
-            "",
-        ]
-    path.write_text("\n".join(lines))
-    return path
+    listed = [Site(site.name, site.url) for site in sites]
+    return write_sites(path, listed, "DEMO_RESEARCHER_EMAIL", "DEMO_USER_PASSWORD")
 
 
 def experiment_toml(name: str, rounds: int, size: int, min_sites: int) -> str:
