@@ -52,8 +52,8 @@ def ours(source: Path, size: int, workers: int) -> tuple[float, pipeline.IngestR
 
 
 def upload_seconds(result: pipeline.IngestResult) -> tuple[float, float]:
-    from datasite.process import SiteProcess
     from datasite.syftio.client import admin_login, upload_dataset
+    from lab.process import SiteProcess
 
     assets = pipeline.assets(result)
     megabytes = sum(getattr(p, "nbytes", 0) + getattr(m, "nbytes", 0) for p, m in assets.values())

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from datasite.config import AdminCredentials
-from datasite.process import SiteProcess
+from lab.process import SiteProcess
 
 ADMIN = AdminCredentials(email="bench@hospital.example", password="benchmark-password-1")
 

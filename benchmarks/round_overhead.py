@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from datasite.config import AdminCredentials
-from datasite.process import SiteProcess
 from datasite.syftio.client import add_user, admin_login, upload_dataset
 from fedcommon.roles import Role
+from lab.process import SiteProcess
 from researcher import api
 from researcher.config import ExperimentConfig, ModelConfig, SiteConfig, SitesConfig
 from researcher.syftio import code

@@ -1,3 +1,3 @@
-from datasite.cli import app
+from datasite.cli.app import app
 
 app(prog_name="datasite")

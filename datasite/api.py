@@ -6,7 +6,6 @@ credentials (DATASITE_ADMIN_EMAIL / DATASITE_ADMIN_PASSWORD) unless given others
 compliance officer passes their own with :func:`credentials`.
 
 from datasite import api
-sites = api.open_sites(settings)                        # the sites file's, or launch them
 api.synthesize(out, "st-olav", n=200)                   # a synthetic hospital export
 api.ingest(site.url, out, "chest-xray")                 # de-identify, mock twins, upload
 api.add_user(site.url, "r@uni.example", "R", "researcher", password_env="PW")
@@ -26,23 +25,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datasite import audit_fetch, decisions, users
-from datasite.api_sites import Site, launch, launched, read_sites, require_ready, stop_launched
-from datasite.api_sites import write_sites as write_sites_file
-from datasite.audit import VerifyReport, parse_anchor
+from datasite import decisions, users
+from datasite.audit import fetch as audit_fetch
+from datasite.audit.log import VerifyReport, parse_anchor
 from datasite.config import AdminCredentials, admin_credentials
 from datasite.errors import ConfigError, DuplicateUserError
-from datasite.review_view import dry_run_view, request_view, to_html
-from fedcommon.notebooks import RESEARCHER_EMAIL_ENV, USER_PASSWORD_ENV, NotebookSettings
+from datasite.review.view import dry_run_view, request_view, to_html
+from datasite.siteclient import USER_PASSWORD_ENV
 from fedcommon.roles import Role
 
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "AuditExport", "RequestReview", "Site", "add_user", "approve", "audit_records",
-    "credentials", "deny", "export_audit", "ingest", "ingest_table", "open_sites", "read_sites",
-    "requests", "review", "revoke", "stop_launched", "synthesize", "users_table", "verify_audit",
+    "AuditExport", "RequestReview", "add_user", "approve", "audit_records", "credentials",
+    "deny", "export_audit", "ingest", "ingest_table", "requests", "review", "revoke",
+    "synthesize", "users_table", "verify_audit",
 ]  # fmt: skip
 AUDIT_COLUMNS = ("seq", "time", "event", "actor", "function", "outcome", "reason")
 
@@ -58,20 +56,6 @@ def credentials(
     if not password:
         raise ConfigError(f"Set {password_env} to the password of {email} before this call.")
     return AdminCredentials(email=email, password=password)
-
-
-def open_sites(settings: NotebookSettings, admin: AdminCredentials | None = None) -> list[Site]:
-    """The notebooks' sites: those of FL_SITES_FILE, else the ones launched under the work
-    dir, else launch ``settings.site_names`` now (and write the researcher's sites file)."""
-    if settings.sites_given:
-        return require_ready(read_sites(settings.sites_file))
-    running = launched(settings.workdir)
-    if running and {s.name for s in running} == set(settings.site_names):
-        return running
-    stop_launched(settings.workdir)  # some stopped: restart all, keeping their data
-    sites = launch(settings.site_names, settings.workdir, admin or admin_credentials())
-    write_sites_file(settings.sites_file, sites, RESEARCHER_EMAIL_ENV, USER_PASSWORD_ENV)
-    return sites
 
 
 @contextmanager

@@ -88,6 +88,6 @@ def launch(settings: SiteSettings, admin: AdminCredentials, verbose: bool = Fals
         os.getpid(),
     )
     log.info("logs: %s", log_file)
-    from datasite.syftio.server import serve  # the slow syft import, after all checks
+    from datasite.syftio.server.app import serve  # the slow syft import, after all checks
 
     serve(settings, identity, admin)

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from datasite.config import AdminCredentials
-from datasite.process import SiteProcess
 from demo import steps
 from demo.report import results_table, timing_line
 from demo.steps import HOSPITALS, console, run
+from lab.process import SiteProcess
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
-from datasite.api_sites import Site, write_sites
-from datasite.process import SiteProcess
+from lab.process import SiteProcess
+from lab.sites import Site, write_sites
 
 console = Console()
 T = TypeVar("T")

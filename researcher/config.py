@@ -8,53 +8,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import tomllib
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fedcommon import sites_file
 from fedcommon.schema import DEFAULT_IMAGE_SIZE
 from researcher.errors import ConfigError
 
+SiteConfig = sites_file.SiteEntry
+SitesConfig = sites_file.SitesFile
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class SiteConfig(_Frozen):
-    name: str
-    url: str
-    email_env: str
-    password_env: str
-
-    def credentials(self, env: Mapping[str, str] | None = None) -> tuple[str, str]:
-        """(email, password) read from the environment variables this site names."""
-        env = os.environ if env is None else env
-        email, password = env.get(self.email_env, ""), env.get(self.password_env, "")
-        if not email or not password:
-            raise ConfigError(
-                f"Site {self.name}: set the environment variables {self.email_env} and "
-                f"{self.password_env} to your account's email and password at {self.url}."
-            )
-        return email, password
-
-
-class SitesConfig(_Frozen):
-    sites: tuple[SiteConfig, ...] = Field(min_length=1)
-
-    @field_validator("sites")
-    @classmethod
-    def _unique(cls, sites: tuple[SiteConfig, ...]) -> tuple[SiteConfig, ...]:
-        names = [site.name for site in sites]
-        if len(set(names)) != len(names):
-            raise ValueError(f"site names must be unique, got {names}")
-        return sites
 
 
 class ModelConfig(_Frozen):
@@ -143,15 +114,11 @@ def _validation_message(err: ValidationError) -> str:
 
 
 def load_sites(path: Path) -> SitesConfig:
-    """Parse ``sites.toml``: one ``[[site]]`` table per datasite."""
-    raw = _read_toml(path, "sites")
+    """Parse ``sites.toml`` (format owned by :mod:`fedcommon.sites_file`)."""
     try:
-        return SitesConfig(sites=tuple(raw.get("site", ())))
-    except ValidationError as err:
-        raise ConfigError(
-            f"{path} is not a valid sites file ({_validation_message(err)}). Each [[site]] "
-            "needs name, url, email_env and password_env; see examples/sites.toml."
-        ) from None
+        return sites_file.read(path)
+    except sites_file.SitesFileError as err:
+        raise ConfigError(err.message) from None
 
 
 def load_experiment(path: Path) -> ExperimentConfig:

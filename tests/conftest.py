@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from datasite.config import AdminCredentials
-from datasite.process import SiteProcess
+from lab.process import SiteProcess
 
 ADMIN = AdminCredentials(email="admin@hospital.example", password="correct-horse-battery-9")
 RESEARCHER_PASSWORD = "researcher-pass-123"

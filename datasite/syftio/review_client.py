@@ -10,11 +10,15 @@ import ast
 import contextlib
 import io
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from datasite.config import AdminCredentials
 from datasite.errors import DatasiteError, NotFoundError
-from datasite.syftio.client import admin_login, syft_message
+from datasite.review import dryrun
+from datasite.review.egress import asset_shaped
+from datasite.syftio.client import admin_login, login, syft_message
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +155,6 @@ def dry_run(
     timeout_s: float,
 ) -> dict[str, Any]:  # fmt: skip
     """Run the request on mock data in a child process; describe what would leave the site."""
-    import tempfile
-    from pathlib import Path
-
-    from datasite import dryrun
-    from datasite.egress import asset_shaped
-    from datasite.syftio.client import login
-
     client = login(url, creds.email, creds.password)
     kwargs, notes = dry_run_inputs(client, facts, samples)
     missing = [n for n in notes if "MISSING" in n]

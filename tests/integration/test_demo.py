@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from datasite.process import is_ready
+from lab.process import is_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

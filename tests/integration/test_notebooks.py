@@ -17,7 +17,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from datasite.api_sites import STATE_FILE, _alive, stop_launched
+from lab.sites import STATE_FILE, _alive, stop_launched
 from tests.conftest import ADMIN, RESEARCHER_PASSWORD
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from datasite.audit import (
+from datasite.audit.log import (
     LOG_NAME,
     AuditError,
     AuditLog,

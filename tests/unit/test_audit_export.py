@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasite.audit import AuditLog, verify_dir
-from datasite.audit_export import to_csv, to_html
-from datasite.egress import asset_shaped, summarize
+from datasite.audit.export import to_csv, to_html
+from datasite.audit.log import AuditLog, verify_dir
 from datasite.errors import ConfigError
+from datasite.review.egress import asset_shaped, summarize
 from datasite.siteclient import user_credentials
 
 HOSTILE_CODE = "def f(images):\n    return '<script>alert(1)</script>'\n"

@@ -7,7 +7,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from datasite.cli import app as datasite_app
+from datasite.cli.app import app as datasite_app
 from researcher.cli import app as researcher_app
 
 

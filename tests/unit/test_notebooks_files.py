@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from fedcommon.notebooks import NotebookConfigError, settings
+from lab.notebooks import NotebookConfigError, settings
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"))
 

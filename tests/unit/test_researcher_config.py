@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from fedcommon.sites_file import SitesFileError
 from researcher.config import load_experiment, load_sites
 from researcher.errors import ConfigError
 
@@ -25,7 +26,7 @@ def test_credentials_come_from_the_named_variables() -> None:
 
     assert site.credentials({"ST_OLAV_EMAIL": "a@b.c", "ST_OLAV_PASSWORD": "pw"}) == ("a@b.c", "pw")
     with pytest.raises(
-        ConfigError, match="set the environment variables ST_OLAV_EMAIL and ST_OLAV_PASSWORD"
+        SitesFileError, match="set the environment variables ST_OLAV_EMAIL and ST_OLAV_PASSWORD"
     ):
         site.credentials({})
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from datasite.review import (
+from datasite.review.findings import (
     ReviewError,
     code_diff,
     function_stem,
     normalized_hash,
-    risk_report,
     worst,
 )
+from datasite.review.risk import risk_report
 
 TRAIN = '''
 @sy.syft_function(input_policy=sy.MixedInputPolicy(client=ds, images=a, labels=b,

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from datasite import dryrun
+from datasite.review import dryrun
 
 CODE = """@sy.syft_function(input_policy=policy)
 def fit(images, weights):

@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from datasite.review import Severity, risk_report
+from datasite.review.risk import Severity, risk_report
 from researcher.site_code import federated_step
 
 ASSETS = {"images", "labels", "val_images", "val_labels"}

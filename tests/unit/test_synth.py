@@ -11,7 +11,7 @@ import pydicom
 import pytest
 from typer.testing import CliRunner
 
-from datasite.cli import app
+from datasite.cli.app import app
 from datasite.errors import ConfigError
 from datasite.synth import PRESETS, SynthConfig, generate_site, preset
 from datasite.synth.header import PRIVATE_CREATOR, PRIVATE_GROUP

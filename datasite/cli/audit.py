@@ -13,9 +13,9 @@ from typing import Annotated
 
 import typer
 
-from datasite import audit_fetch
-from datasite.audit import AuditError, VerifyReport, parse_anchor
-from datasite.cli_support import URL_HELP, console, fail_on_error
+from datasite.audit import fetch as audit_fetch
+from datasite.audit.log import AuditError, VerifyReport, parse_anchor
+from datasite.cli.support import URL_HELP, console, fail_on_error
 from datasite.config import AdminCredentials
 from datasite.siteclient import user_credentials
 

@@ -14,7 +14,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from datasite.cli_support import URL_HELP, console, err_console, fail_on_error
+from datasite.cli.support import URL_HELP, console, err_console, fail_on_error
 from datasite.synth.shifts import presets_help
 
 INGEST_EXIT_CODES = (

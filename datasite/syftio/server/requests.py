@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from datasite.review import code_diff, function_stem, normalized_hash, risk_report, worst
+from datasite.review.findings import Finding, code_diff, function_stem, normalized_hash, worst
+from datasite.review.risk import risk_report
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +113,6 @@ def code_facts(worker: Any, code: Any, assets: dict[str, dict[str, Any]]) -> dic
 
 
 def _as_finding(raw: dict[str, Any]) -> Any:
-    from datasite.review import Finding
 
     return Finding.model_validate(raw)
 

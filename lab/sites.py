@@ -1,6 +1,6 @@
 """The datasites a notebook session works with: named in a sites file, or launched here.
 
-A launched site is a real ``datasite launch`` child (:class:`~datasite.process.SiteProcess`)
+A launched site is a real ``datasite launch`` child (:class:`~lab.process.SiteProcess`)
 in its own session, so it outlives the notebook kernel that started it; its pid, port and
 data dir are kept in ``WORKDIR/launched.json`` so that a later notebook (or the test suite)
 can find and stop it. Launched sites keep their data dir: launching again restarts them with
@@ -14,14 +14,14 @@ import logging
 import os
 import signal
 import time
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasite.config import AdminCredentials
 from datasite.errors import ConfigError, DatasiteError
-from datasite.process import SiteProcess, free_port, is_ready
+from fedcommon import sites_file
+from lab.process import SiteProcess, free_port, is_ready
 
 log = logging.getLogger(__name__)
 STATE_FILE = "launched.json"
@@ -35,29 +35,21 @@ class Site:
 
 
 def read_sites(path: Path) -> list[Site]:
-    """The ``[[site]]`` names and URLs of a sites file (the researcher's ``sites.toml``)."""
+    """The names and URLs of a sites file (format owned by :mod:`fedcommon.sites_file`)."""
     try:
-        raw = tomllib.loads(path.read_text())
-        return [Site(str(s["name"]), str(s["url"]).rstrip("/")) for s in raw["site"]]
-    except FileNotFoundError:
-        raise ConfigError(f"The sites file {path} does not exist; check FL_SITES_FILE.") from None
-    except (tomllib.TOMLDecodeError, KeyError, TypeError) as err:
-        raise ConfigError(
-            f"{path} is not a sites file ({type(err).__name__}: {err}); it needs [[site]] "
-            "tables with name and url (see examples/sites.toml)."
-        ) from None
+        entries = sites_file.read(path).sites
+    except sites_file.SitesFileError as err:
+        raise ConfigError(f"{err.message} Check FL_SITES_FILE.") from None
+    return [Site(e.name, e.url.rstrip("/")) for e in entries]
 
 
 def write_sites(path: Path, sites: list[Site], email_env: str, password_env: str) -> Path:
     """A researcher's sites file: names, URLs and the NAMES of the credential variables."""
-    blocks = [
-        f'[[site]]\nname = "{s.name}"\nurl = "{s.url}"\nemail_env = "{email_env}"\n'
-        f'password_env = "{password_env}"\n'
+    entries = [
+        sites_file.SiteEntry(name=s.name, url=s.url, email_env=email_env, password_env=password_env)
         for s in sites
     ]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n".join(blocks))
-    return path
+    return sites_file.write(path, entries)
 
 
 def _state(workdir: Path) -> dict[str, dict[str, object]]:

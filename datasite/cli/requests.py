@@ -16,8 +16,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from datasite import decisions, review_view
-from datasite.cli_support import URL_HELP, console, err_console, fail_on_error
+from datasite import decisions
+from datasite.cli.support import URL_HELP, console, err_console, fail_on_error
+from datasite.review import view as review_view
 from datasite.siteclient import user_credentials
 
 requests_app = typer.Typer(no_args_is_help=True)

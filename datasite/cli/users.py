@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from datasite import users
-from datasite.cli_support import URL_HELP, console, fail_on_error
+from datasite.cli.support import URL_HELP, console, fail_on_error
 from datasite.config import admin_credentials, check_password
 from datasite.errors import ConfigError
 from fedcommon.roles import Role

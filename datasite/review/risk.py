@@ -1,60 +1,18 @@
-"""What an admin sees before approving code: a stable hash, a risk report and a diff.
+"""The risk report an admin reads before approving: every risky construct, worst first.
 
-Pure Python (``ast``): nothing here imports syft or runs the code under review.
-
-- ``normalized_hash``: sha256 of the code's AST, so whitespace and comments do not change it
-  but any change to what runs does (decorator and policy arguments included).
-- ``risk_report``: imports, file / network / subprocess / eval / exec / pickle / ctypes / os
-  use, ``globals()`` / ``__builtins__`` / dunder / dynamic ``getattr`` tricks, and returning or
-  printing asset-shaped data (a flow-insensitive taint walk from the asset arguments).
-- ``code_diff``: a unified diff against an earlier approved version.
+Pure Python (``ast``): nothing here imports syft or runs the code under review. It flags
+imports; file / network / subprocess / eval / exec / pickle / ctypes / os use;
+``globals()`` / ``__builtins__`` / dunder / dynamic ``getattr`` tricks; and returning or
+printing asset-shaped data (the taint walk in :mod:`datasite.review.taint`).
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
-import hashlib
 import re
-import textwrap
-from enum import StrEnum
 
-from pydantic import BaseModel
-
-from datasite.errors import DatasiteError
-
-
-class ReviewError(DatasiteError):
-    exit_code = 10
-
-
-class Severity(StrEnum):
-    HIGH = "high"
-    MEDIUM = "medium"
-    LOW = "low"
-
-
-class Finding(BaseModel):
-    severity: Severity
-    category: str
-    line: int
-    message: str
-
-
-def parse(code: str) -> ast.Module:
-    try:
-        return ast.parse(textwrap.dedent(code))
-    except SyntaxError as err:
-        raise ReviewError(
-            f"The request's code does not parse (line {err.lineno}): {err.msg}."
-        ) from None
-
-
-def normalized_hash(code: str) -> str:
-    """Same code -> same hash; whitespace/comments do not matter, semantics do."""
-    dump = ast.dump(parse(code), annotate_fields=True, include_attributes=False)
-    return hashlib.sha256(dump.encode()).hexdigest()
-
+from datasite.review.findings import Finding, Severity, finding, function_def, parse
+from datasite.review.taint import leak_findings
 
 _HIGH_MODULES = {
     "subprocess": "subprocess",
@@ -126,23 +84,17 @@ _DUNDERS = re.compile(
 )
 
 
-def _finding(node: ast.AST, severity: Severity, category: str, message: str) -> Finding:
-    return Finding(
-        severity=severity, category=category, line=getattr(node, "lineno", 0), message=message
-    )
-
-
 def _import_findings(node: ast.Import | ast.ImportFrom) -> list[Finding]:
     names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
     out = []
     for name in names:
         root = name.split(".")[0]
         if root in _HIGH_MODULES:
-            out.append(_finding(node, Severity.HIGH, _HIGH_MODULES[root], f"imports {name}"))
+            out.append(finding(node, Severity.HIGH, _HIGH_MODULES[root], f"imports {name}"))
         elif root in _MEDIUM_MODULES:
-            out.append(_finding(node, Severity.MEDIUM, _MEDIUM_MODULES[root], f"imports {name}"))
+            out.append(finding(node, Severity.MEDIUM, _MEDIUM_MODULES[root], f"imports {name}"))
         else:
-            out.append(_finding(node, Severity.LOW, "import", f"imports {name}"))
+            out.append(finding(node, Severity.LOW, "import", f"imports {name}"))
     return out
 
 
@@ -151,11 +103,11 @@ def _call_findings(node: ast.Call) -> list[Finding]:
     if isinstance(func, ast.Name):
         if func.id in _CALLS:
             severity, category, what = _CALLS[func.id]
-            return [_finding(node, severity, category, f"calls {func.id}(): {what}")]
+            return [finding(node, severity, category, f"calls {func.id}(): {what}")]
         constant_name = node.args[1:2] and isinstance(node.args[1], ast.Constant)
         if func.id in _DYNAMIC_ATTR and not constant_name:
             return [
-                _finding(
+                finding(
                     node,
                     Severity.HIGH,
                     "globals",
@@ -170,7 +122,7 @@ def _call_findings(node: ast.Call) -> list[Finding]:
     if isinstance(func, ast.Attribute) and func.attr in _WRITE_METHODS and not is_json:
         category = "pickle" if func.attr in _PICKLE_METHODS else "file"
         return [
-            _finding(
+            finding(
                 node, Severity.HIGH, category, f"calls .{func.attr}(): may write, read or run files"
             )
         ]
@@ -183,25 +135,17 @@ def _node_findings(node: ast.AST) -> list[Finding]:
     if isinstance(node, ast.Call):
         return _call_findings(node)
     if isinstance(node, ast.Attribute) and _DUNDERS.match(node.attr):
-        return [_finding(node, Severity.HIGH, "globals", f"touches {node.attr}")]
+        return [finding(node, Severity.HIGH, "globals", f"touches {node.attr}")]
     if isinstance(node, ast.Name) and node.id == "__builtins__":
-        return [_finding(node, Severity.HIGH, "globals", "touches __builtins__")]
+        return [finding(node, Severity.HIGH, "globals", "touches __builtins__")]
     if isinstance(node, ast.Global | ast.Nonlocal):
-        return [_finding(node, Severity.MEDIUM, "globals", "declares global/nonlocal names")]
+        return [finding(node, Severity.MEDIUM, "globals", "declares global/nonlocal names")]
     return []
-
-
-def function_def(tree: ast.Module, name: str | None = None) -> ast.FunctionDef | None:
-    defs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-    named = [d for d in defs if d.name == name] if name else defs
-    return named[0] if named else None
 
 
 def risk_report(code: str, asset_args: set[str] | None = None) -> list[Finding]:
     """Every risky construct in ``code``, worst first. ``asset_args``: the parameters bound
     to assets (default: every parameter of the first function)."""
-    from datasite.review_taint import leak_findings
-
     tree = parse(code)
     fn = function_def(tree)
     body: list[ast.AST] = list(fn.body) if fn else list(tree.body)
@@ -211,28 +155,3 @@ def risk_report(code: str, asset_args: set[str] | None = None) -> list[Finding]:
         findings += leak_findings(fn, params if asset_args is None else asset_args & params)
     order = list(Severity)
     return sorted(findings, key=lambda f: (order.index(f.severity), f.line, f.message))
-
-
-def worst(findings: list[Finding]) -> str:
-    """ "high", "medium", "low" or "none": the headline of a risk report."""
-    return min((f.severity for f in findings), key=list(Severity).index, default="none")
-
-
-_VERSION_SUFFIX = re.compile(r"(?:_?v\d+|_\d+)$", re.IGNORECASE)
-
-
-def function_stem(name: str) -> str:
-    """``train_v2`` / ``train_3`` / ``trainv4`` -> ``train``: how versions of one function
-    are matched (syft needs a new name per resubmitted version)."""
-    stem = _VERSION_SUFFIX.sub("", name)
-    return stem or name
-
-
-def code_diff(old: str, new: str, old_label: str, new_label: str) -> str:
-    lines = difflib.unified_diff(
-        textwrap.dedent(old).splitlines(keepends=True),
-        textwrap.dedent(new).splitlines(keepends=True),
-        fromfile=old_label,
-        tofile=new_label,
-    )
-    return "".join(lines)

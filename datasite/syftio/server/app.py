@@ -29,7 +29,8 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
     from syft.server.datasite import Datasite
     from syft.types.uid import UID
 
-    from datasite.syftio import fixes, hooks
+    from datasite.syftio.server import audit_hooks as hooks
+    from datasite.syftio.server import fixes
 
     # Only the tests that prove a fix is needed set this (never in deployment).
     skip = os.environ.get("DATASITE_UNSAFE_SKIP_FIXES", "")
@@ -54,7 +55,7 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
 def build_app(settings: SiteSettings, worker: Any) -> FastAPI:
     from syft.server.routes import make_routes
 
-    from datasite.syftio.siteapi import make_site_router
+    from datasite.syftio.server.routes import make_site_router
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -17,7 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from datasite.config import AdminCredentials, admin_credentials
 from fedcommon.errors import PlatformError
+from lab.sites import Site, launch, launched, read_sites, require_ready, stop_launched, write_sites
 
 RESEARCHER_EMAIL_ENV = "DEMO_RESEARCHER_EMAIL"
 USER_PASSWORD_ENV = "DEMO_USER_PASSWORD"  # the researcher's and the compliance officer's
@@ -112,3 +114,17 @@ def settings(env: Mapping[str, str] | None = None, root: Path | None = None) -> 
         researcher_email=env.get(RESEARCHER_EMAIL_ENV) or "researcher@uni.example",
         compliance_email=env.get("FL_COMPLIANCE_EMAIL") or DEFAULTS["FL_COMPLIANCE_EMAIL"],
     )
+
+
+def open_sites(settings: NotebookSettings, admin: AdminCredentials | None = None) -> list[Site]:
+    """The notebooks' sites: those of FL_SITES_FILE, else the ones launched under the work
+    dir, else launch ``settings.site_names`` now (and write the researcher's sites file)."""
+    if settings.sites_given:
+        return require_ready(read_sites(settings.sites_file))
+    running = launched(settings.workdir)
+    if running and {s.name for s in running} == set(settings.site_names):
+        return running
+    stop_launched(settings.workdir)  # some stopped: restart all, keeping their data
+    sites = launch(settings.site_names, settings.workdir, admin or admin_credentials())
+    write_sites(settings.sites_file, sites, RESEARCHER_EMAIL_ENV, USER_PASSWORD_ENV)
+    return sites

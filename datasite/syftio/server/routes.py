@@ -18,8 +18,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel
 
-from datasite.audit import AuditLog, raw_lines, read_head, verify_dir
+from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
+from datasite.syftio.server import requests as rr
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
 log = logging.getLogger(__name__)
@@ -114,8 +115,6 @@ def _audit_routes(router: APIRouter, settings: SiteSettings, auditor: Guard, adm
 def _request_routes(
     router: APIRouter, worker: Any, settings: SiteSettings, auditor: Guard, admin: Guard
 ) -> None:
-    from datasite.syftio import request_records as rr
-
     def every() -> list[dict[str, Any]]:
         try:
             return rr.all_requests(worker)

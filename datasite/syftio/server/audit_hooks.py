@@ -4,7 +4,7 @@ syft 0.9.5's own records are no audit trail (who approved is never stored, execu
 are wrong, researchers could forge output history), so we wrap the service methods on this
 worker's service objects (instance attributes: syft resolves ``getattr(service, name)`` at
 call time, so both API calls and internal calls pass through) and append to our hash-chained
-log (``datasite.audit``):
+log (``datasite.audit.log``):
 
 - ``request.submit`` -> ``submitted`` (code, hashes, bindings, policies, risk report)
 - ``request.apply`` -> ``approved``; ``request.undo`` -> ``denied`` or ``revoked`` (+ reason)
@@ -29,10 +29,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from datasite.audit import AuditLog
-from datasite.egress import summarize
-from datasite.review import normalized_hash
-from datasite.syftio import request_records as rr
+from datasite.audit.log import AuditLog
+from datasite.review.egress import summarize
+from datasite.review.findings import normalized_hash
+from datasite.syftio.server import requests as rr
 
 log = logging.getLogger(__name__)
 AUDIT_FAILED = "The site could not write its audit log; the action was not recorded. " \

@@ -13,7 +13,7 @@ import json
 from html import escape
 from typing import Any
 
-from datasite.audit import VerifyReport, utc_now
+from datasite.audit.log import VerifyReport, utc_now
 
 CSV_COLUMNS = ("seq", "time", "event", "actor", "request_id", "function", "outcome", "reason",
                "details", "prev_hash", "hash")  # fmt: skip

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ast
 
-from datasite.review import Finding, Severity
+from datasite.review.findings import Finding, Severity
 
 _SAFE_ATTRS = {"shape", "dtype", "ndim", "size", "nbytes", "itemsize", "columns", "device"}
 _REDUCING_METHODS = {

@@ -1,7 +1,7 @@
 """Dry run of a code request on mock data, in a separate, throw-away Python process.
 
 The admin's CLI writes the request's code and the mock inputs into a scratch directory, then
-runs ``python -I -m datasite.dryrun SCRATCH`` with a timeout, a scratch working directory, an
+runs ``python -I -m datasite.review.dryrun SCRATCH`` with a timeout, a scratch working directory, an
 environment without the admin's credentials and CPU / file-size limits. The child never
 imports syft: the ``@sy.syft_function`` decorators are stripped and the plain function is
 called. Only a description of the output comes back (``egress.summarize``), never values.
@@ -57,7 +57,7 @@ def run(scratch: Path, timeout_s: float) -> dict[str, Any]:
     started = time.monotonic()
     try:
         proc = subprocess.run(
-            [sys.executable, "-I", "-m", "datasite.dryrun", str(scratch)],
+            [sys.executable, "-I", "-m", "datasite.review.dryrun", str(scratch)],
             cwd=scratch / "work",
             env=env,
             capture_output=True,
@@ -80,7 +80,7 @@ def run(scratch: Path, timeout_s: float) -> dict[str, Any]:
 
 
 def _child(scratch: Path) -> None:
-    from datasite.egress import summarize
+    from datasite.review.egress import summarize
 
     with (scratch / INPUTS_FILE).open("rb") as handle:
         spec = pickle.load(handle)  # written by the admin's own CLI just before

@@ -39,7 +39,7 @@ def _check_version() -> None:
 
     if syft.__version__ != SYFT_VERSION:
         raise RuntimeError(
-            f"datasite.syftio.fixes targets syft=={SYFT_VERSION}, found {syft.__version__}. "
+            f"datasite.syftio.server.fixes targets syft=={SYFT_VERSION}, found {syft.__version__}. "
             "Install the pinned version (scripts/setup) or review every fix first."
         )
 

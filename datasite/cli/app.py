@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from datasite.cli_support import console, fail_on_error
+from datasite.cli.support import console, fail_on_error
 from datasite.config import SiteSettings, admin_credentials
 
 # Tracebacks with local variables would print passwords and keys: never show locals.
@@ -42,15 +42,15 @@ def launch(
 
 
 def _register_subcommands() -> None:
-    from datasite.cli_users import users_app
+    from datasite.cli.users import users_app
 
     app.add_typer(users_app, name="users", help="Add and list the people who use this site.")
-    from datasite.cli_audit import audit_app
-    from datasite.cli_requests import requests_app
+    from datasite.cli.audit import audit_app
+    from datasite.cli.requests import requests_app
 
     app.add_typer(requests_app, name="requests", help="Review code requests and decide on them.")
     app.add_typer(audit_app, name="audit", help="Export and verify the site's audit log.")
-    from datasite.cli_data import register as register_data_commands  # synth, ingest
+    from datasite.cli.data import register as register_data_commands  # synth, ingest
 
     register_data_commands(app)
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from datasite import audit_export
-from datasite.audit import AuditError, VerifyReport, raw_lines, read_head, verify_lines
+from datasite.audit import export as audit_export
+from datasite.audit.log import AuditError, VerifyReport, raw_lines, read_head, verify_lines
 from datasite.config import AdminCredentials
 from datasite.errors import ConfigError
 from datasite.siteclient import SiteAPI

@@ -1,0 +1,1 @@
+"""The site's hash-chained audit log: writing, export, fetching over HTTP."""

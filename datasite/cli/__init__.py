@@ -1,0 +1,1 @@
+"""The datasite command line: one typer app, a module per command family."""

@@ -1,0 +1,1 @@
+"""What an admin sees before approving: hashes, risk report, taint walk, dry run, views."""
