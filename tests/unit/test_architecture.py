@@ -86,7 +86,7 @@ def test_only_the_server_room_imports_server_code() -> None:
     else reaches into it except the launcher that starts that process."""
     offenders = [
         f"{path.relative_to(ROOT)} imports {name}"
-        for pkg in ("datasite", "researcher", "fedcommon", "lab", "demo", "benchmarks", "tests")
+        for pkg in ("datasite", "researcher", "fedcommon", "lab", "demo", "benchmarks")
         for path in package_files(pkg)
         if SERVER_ROOM not in path.parents and path != SERVER_ENTRY
         for name in imported_modules(path)

@@ -29,27 +29,29 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
     from syft.server.datasite import Datasite
     from syft.types.uid import UID
 
-    from datasite.syftio.server import audit_hooks as hooks
-    from datasite.syftio.server import fixes
+    from datasite.syftio.server import patches
 
-    # Only the tests that prove a fix is needed set this (never in deployment).
+    def make_worker() -> Any:
+        return Datasite(
+            name=settings.name,
+            id=UID(identity.server_uid),
+            signing_key=SyftSigningKey.from_string(identity.signing_key),
+            db_url=settings.effective_db_url,
+            root_email=admin.email,
+            root_username="Site admin",
+            root_password=admin.password,
+            reset=False,
+            dev_mode=False,
+            deployment_type="remote",
+            log_level=logging.WARNING,
+        )
+
+    # Only the tests that prove a patch is needed set this (never in deployment).
     skip = os.environ.get("DATASITE_UNSAFE_SKIP_FIXES", "")
-    fixes.apply_all(skip=frozenset(filter(None, skip.split(","))))
-    worker = Datasite(
-        name=settings.name,
-        id=UID(identity.server_uid),
-        signing_key=SyftSigningKey.from_string(identity.signing_key),
-        db_url=settings.effective_db_url,
-        root_email=admin.email,
-        root_username="Site admin",
-        root_password=admin.password,
-        reset=False,
-        dev_mode=False,
-        deployment_type="remote",
-        log_level=logging.WARNING,
+    runtime = patches.install(
+        make_worker, settings.audit_dir, frozenset(filter(None, skip.split(",")))
     )
-    hooks.install(worker, settings.audit_dir)  # audit trail: datasite/syftio/hooks.py
-    return worker
+    return runtime.worker
 
 
 def build_app(settings: SiteSettings, worker: Any) -> FastAPI:

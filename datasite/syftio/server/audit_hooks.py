@@ -14,14 +14,15 @@ log (``datasite.audit.log``):
 - ``user.create`` / ``user.update`` / ``user.delete`` -> ``user_created`` / ``user_updated`` /
   ``user_deleted`` (role changes; never passwords)
 
-Composes with ``fixes.fix_execution_cap`` (a class-level wrap of ``is_execution_allowed``,
-called inside ``_call``). An audit write that fails is logged at ERROR and turned into an
+Installed by :mod:`datasite.syftio.server.patches` after the class patches (its docstring
+says why the order matters). An audit write that fails is logged at ERROR and turned into an
 error for the caller; an execution is refused up front when the log cannot be written.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 import time
@@ -144,11 +145,14 @@ def _wrap(
     setattr(service, name, functools.wraps(original)(make(original)))
 
 
-def _context_and(args: tuple[Any, ...], kwargs: dict[str, Any], name: str) -> tuple[Any, Any]:
-    """(context, the argument after it called ``name``) however syft passed them."""
-    context = kwargs["context"] if "context" in kwargs else args[0]
-    rest = args[1:] if "context" not in kwargs else args
-    return context, kwargs[name] if name in kwargs else (rest[0] if rest else None)
+def _arguments(
+    original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> dict[str, Any]:
+    """The call's arguments by name: positional ones named from ``inspect.signature``, never a
+    guess at positions. Keywords stay as given: syft's ``autosplat`` methods receive an
+    object's fields (``email=...``) in place of the declared parameter (``user_create``)."""
+    names = list(inspect.signature(original).parameters)
+    return {**dict(zip(names, args, strict=False)), **kwargs}
 
 
 def _wrap_requests(rec: Recorder) -> None:
@@ -157,18 +161,17 @@ def _wrap_requests(rec: Recorder) -> None:
     def submit(original: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
             request = original(*args, **kwargs)
-            rec.submitted(_context_and(args, kwargs, "request")[0], request)
+            rec.submitted(_arguments(original, args, kwargs)["context"], request)
             return request
 
         return run
 
     def decide(original: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
-            context, uid = _context_and(args, kwargs, "uid")
-            before = rr.status_of(rec._request(uid))
+            call = _arguments(original, args, kwargs)
+            before = rr.status_of(rec._request(call["uid"]))
             result = original(*args, **kwargs)
-            reason = kwargs.get("reason", args[2] if len(args) > 2 else None)
-            rec.decided(context, uid, before, reason)
+            rec.decided(call["context"], call["uid"], before, call.get("reason"))
             return result
 
         return run
@@ -193,11 +196,11 @@ def _wrap_executions(rec: Recorder) -> None:
 
     def call(original: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any, **kwargs: Any) -> Any:
-            context, uid = _context_and(args, kwargs, "uid")
+            call = _arguments(original, args, kwargs)
             rec.local.ran = False
             result = original(*args, **kwargs)
             if not getattr(rec.local, "ran", False):
-                rec.not_run(context, uid, _unwrap(result)[1])
+                rec.not_run(call["context"], call["uid"], _unwrap(result)[1])
             return result
 
         return run
@@ -206,12 +209,12 @@ def _wrap_executions(rec: Recorder) -> None:
     _wrap(rec.worker.services.user_code, "_call", call)
 
 
-def _changed_fields(kwargs: dict[str, Any], key: str) -> list[str]:
+def _changed_fields(call: dict[str, Any], key: str) -> list[str]:
     from syft.types.syft_object import Empty
 
-    obj = kwargs.get(key)
+    obj = call.get(key)
     if obj is None:
-        return [k for k in kwargs if k not in ("context", "uid", "communication_protocol")]
+        return [k for k in call if k not in ("context", "uid", "communication_protocol")]
     return [k for k in type(obj).model_fields if getattr(obj, k, Empty) is not Empty]
 
 
@@ -219,10 +222,11 @@ def _wrap_users(rec: Recorder) -> None:
     def user(event: str, key: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def make(original: Callable[..., Any]) -> Callable[..., Any]:
             def run(*args: Any, **kwargs: Any) -> Any:
-                context, uid = _context_and(args, kwargs, "uid")
+                call = _arguments(original, args, kwargs)
+                uid = call.get("uid")
                 before = rr.email_for_uid(rec.worker, uid) if event == "user_deleted" else None
                 view = original(*args, **kwargs)
-                rec.user_event(event, context, before or view, _changed_fields(kwargs, key))
+                rec.user_event(event, call["context"], before or view, _changed_fields(call, key))
                 return view
 
             return run

@@ -1,24 +1,8 @@
-"""Fixes for measured syft 0.9.5 defects, applied inside the datasite process only.
+"""The syft 0.9.5 repairs themselves: one function per measured defect.
 
-Pinned: every fix checks that the installed syft is exactly 0.9.5 and refuses to patch any
-other version (the patched functions may have changed). Each fix has a test that fails
-without it (tests/integration/test_syft_fixes.py).
-
-1. Execution cap (PySyft #9391): ``UserCodeService.is_execution_allowed`` calls
-   ``output_policy.is_valid(context)`` but ignores a False result, so an approval for N
-   executions allows any number. We treat False as INVALID_OUTPUT_POLICY.
-2. Payload walk: ``attach_attribute_to_syft_object`` recurses into every element of ``bytes``
-   and ``str`` results (measured: a 131 MB asset call 24 s -> 2.1 s once skipped). Neither
-   type can hold a syft object, so we return early for them.
-3. No read-only role: a GUEST may submit code, requests, projects and even execute actions.
-   The platform's compliance role is GUEST, so GUEST keeps only the read-only service paths
-   in ``GUEST_READ_ONLY_PATHS``; anything else is answered "you have no access to: PATH".
-4. Every call runs twice: ``ActionService._user_code_execute`` runs approved code on the
-   private inputs and again on their mocks, to build a mock twin of the result (a training
-   round costs two rounds). The caller of an approved function reads the private result, so
-   we skip the mock run: the result's mock twin is None.
-5. Forged execution records: any data scientist can call ``code.store_execution_output`` and
-   append a fake entry to the output history. Only admins keep that path.
+Nothing here patches anything at import time. :mod:`datasite.syftio.server.patches` is the
+registry (target, why, pinned syft version, the test that proves each one) and applies these
+functions once, in its documented order, inside the datasite process only.
 """
 
 from __future__ import annotations
@@ -30,18 +14,6 @@ from collections.abc import Callable
 from typing import Any
 
 log = logging.getLogger(__name__)
-SYFT_VERSION = "0.9.5"
-_applied: set[str] = set()
-
-
-def _check_version() -> None:
-    import syft
-
-    if syft.__version__ != SYFT_VERSION:
-        raise RuntimeError(
-            f"datasite.syftio.server.fixes targets syft=={SYFT_VERSION}, found {syft.__version__}. "
-            "Install the pinned version (scripts/setup) or review every fix first."
-        )
 
 
 def fix_execution_cap() -> None:
@@ -63,22 +35,6 @@ def fix_execution_cap() -> None:
         return verdict
 
     UserCodeService.is_execution_allowed = is_execution_allowed  # type: ignore[method-assign]
-
-
-def fix_payload_walk() -> None:
-    from syft.service import service
-    from syft.types import syft_object
-
-    original: Callable[..., None] = syft_object.attach_attribute_to_syft_object
-
-    @functools.wraps(original)
-    def attach(result: Any, attr_dict: dict[str, Any]) -> None:
-        if isinstance(result, (bytes, bytearray, memoryview, str)):
-            return None
-        return original(result, attr_dict)
-
-    syft_object.attach_attribute_to_syft_object = attach
-    service.attach_attribute_to_syft_object = attach  # type: ignore[attr-defined]
 
 
 _runs: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("runs", default=None)
@@ -163,22 +119,3 @@ def fix_role_registry() -> None:
         return cls({p: c for p, c in full.items() if allowed(user_service_role, p)})
 
     UserServiceConfigRegistry.from_role = classmethod(from_role)  # type: ignore[assignment]
-
-
-FIXES: dict[str, Callable[[], None]] = {
-    "execution_cap": fix_execution_cap,
-    "payload_walk": fix_payload_walk,
-    "role_registry": fix_role_registry,
-    "single_run": fix_single_run,
-}
-
-
-def apply_all(skip: frozenset[str] = frozenset()) -> None:
-    """Apply every fix once (idempotent). ``skip`` exists for the tests that prove each fix."""
-    _check_version()
-    for name, fix in FIXES.items():
-        if name in skip or name in _applied:
-            continue
-        fix()
-        _applied.add(name)
-        log.info("applied syft %s fix: %s", SYFT_VERSION, name)

@@ -1,0 +1,158 @@
+"""Every change this platform makes to syft 0.9.5, in one registry, applied by one install().
+
+Each :class:`Patch` names what it changes (``target``), why (a measured defect or a platform
+need), the syft version it is pinned to, and the test that fails without it (``proof``,
+checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies them in
+``REGISTRY`` order, which matters where two patches touch the same method:
+
+1. Class patches, before the Datasite object exists (they change syft's classes and module
+   functions for the whole process):
+   ``execution_cap``, ``role_registry``, ``single_run``.
+2. Worker patches, on the one Datasite object's service instances, after it exists:
+   ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
+   ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
+   one audited execution runs the code once.
+
+Every patch checks the installed syft version before touching it and refuses any other:
+the patched private functions may have changed.
+
+Removed: ``payload_walk`` (short-circuiting ``attach_attribute_to_syft_object`` for bytes and
+str). It had no test; when one was written, a call returning 48 MB of bytes took 11.2 s with
+it and 9.7 s without, and a 32 MB weights round trip 5.4 s and 3.5 s: no measurable effect on
+the HTTP path this platform uses, so it is gone rather than kept unproven.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from datasite.audit.log import AuditLog
+from datasite.syftio.server import audit_hooks, fixes
+
+log = logging.getLogger(__name__)
+SYFT_VERSION = "0.9.5"
+FIXES_TEST = "tests/integration/test_syft_fixes.py"
+
+
+class Stage(StrEnum):
+    CLASS = "class"  # before the Datasite exists
+    WORKER = "worker"  # on the Datasite's service instances
+
+
+@dataclass
+class Runtime:
+    """What worker patches need; ``audit`` is set by the audit hooks."""
+
+    audit_dir: Path
+    worker: Any = None
+    audit: AuditLog | None = None
+    applied: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Patch:
+    name: str
+    stage: Stage
+    target: str
+    why: str
+    proof: str  # "path/to/test.py::test_name": fails without the patch
+    apply: Callable[[Runtime], None]
+    pinned: str = SYFT_VERSION
+
+
+class PatchError(RuntimeError):
+    """syft is not the version a patch was written for; nothing was patched."""
+
+
+def check_version(patch: Patch) -> None:
+    import syft
+
+    if syft.__version__ != patch.pinned:
+        raise PatchError(
+            f"Patch {patch.name} targets syft=={patch.pinned}, found {syft.__version__}. "
+            "Install the pinned version (scripts/setup) or review the patch first."
+        )
+
+
+def _install_audit_hooks(runtime: Runtime) -> None:
+    runtime.audit = audit_hooks.install(runtime.worker, runtime.audit_dir)
+
+
+REGISTRY: tuple[Patch, ...] = (
+    Patch(
+        name="execution_cap",
+        stage=Stage.CLASS,
+        target="syft.service.code.user_code_service.UserCodeService.is_execution_allowed",
+        why="PySyft #9391: a False output_policy.is_valid() is ignored, so an approval for N "
+        "executions allows any number; False becomes INVALID_OUTPUT_POLICY.",
+        proof=f"{FIXES_TEST}::test_execution_cap_is_enforced_only_with_the_fix",
+        apply=lambda _: fixes.fix_execution_cap(),
+    ),
+    Patch(
+        name="role_registry",
+        stage=Stage.CLASS,
+        target="syft.service.service.UserServiceConfigRegistry.from_role",
+        why="No read-only role: GUEST (our compliance role) may submit code; GUEST keeps only "
+        "GUEST_READ_ONLY_PATHS, and code.store_execution_output (forged history) is admin-only.",
+        proof=f"{FIXES_TEST}::test_compliance_guest_is_read_only_only_with_the_fix",
+        apply=lambda _: fixes.fix_role_registry(),
+    ),
+    Patch(
+        name="single_run",
+        stage=Stage.CLASS,
+        target="syft.service.action.action_service.ActionService._user_code_execute and "
+        "syft.service.action.action_service.execute_byte_code",
+        why="Every approved call also runs on the mocks to build a mock result: a training "
+        "round costs two. The caller reads the private result, so the mock run is skipped.",
+        proof=f"{FIXES_TEST}::test_execution_cap_is_enforced_only_with_the_fix",
+        apply=lambda _: fixes.fix_single_run(),
+    ),
+    Patch(
+        name="audit_hooks",
+        stage=Stage.WORKER,
+        target="services request.submit/apply/undo, action._user_code_execute, "
+        "user_code._call, user.create/update/delete (instance attributes)",
+        why="syft's records are no audit trail (approver never stored, wrong times, forgeable "
+        "output history): decisions and executions go to our hash-chained log.",
+        proof="tests/integration/test_review_audit.py::"
+        "test_review_approve_and_executions_are_audited",
+        apply=_install_audit_hooks,
+    ),
+)
+
+
+def _apply(patch: Patch, runtime: Runtime, skip: frozenset[str]) -> None:
+    if patch.name in skip:
+        log.warning("syft patch %s SKIPPED (DATASITE_UNSAFE_SKIP_FIXES)", patch.name)
+        return
+    check_version(patch)
+    patch.apply(runtime)
+    runtime.applied.append(patch.name)
+    log.info("applied syft %s patch: %s", patch.pinned, patch.name)
+
+
+_class_patches_done: set[str] = set()
+
+
+def install(
+    make_worker: Callable[[], Any], audit_dir: Path, skip: frozenset[str] = frozenset()
+) -> Runtime:
+    """Apply class patches (once per process), build the worker, apply worker patches.
+
+    ``skip`` names class patches to leave out; only the tests that prove a patch is needed
+    use it. The audit hooks are never skipped.
+    """
+    runtime = Runtime(audit_dir=audit_dir)
+    for patch in (p for p in REGISTRY if p.stage is Stage.CLASS):
+        if patch.name not in _class_patches_done:
+            _apply(patch, runtime, skip)
+            _class_patches_done.add(patch.name)
+    runtime.worker = make_worker()
+    for patch in (p for p in REGISTRY if p.stage is Stage.WORKER):
+        _apply(patch, runtime, frozenset())
+    return runtime
