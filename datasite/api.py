@@ -30,6 +30,7 @@ from datasite.audit import fetch as audit_fetch
 from datasite.audit.log import VerifyReport, parse_anchor
 from datasite.config import AdminCredentials, admin_credentials
 from datasite.errors import ConfigError, DuplicateUserError
+from datasite.review.facts import DryRunResult, RequestFacts
 from datasite.review.view import dry_run_view, request_view, to_html
 from datasite.siteclient import USER_PASSWORD_ENV
 from fedcommon.roles import Role
@@ -180,7 +181,10 @@ def requests(
         "executions",
     ]
     return pd.DataFrame(
-        [{**{c: r.get(c) for c in columns}, "risk": r["risk"]["worst"]} for r in rows],
+        [
+            {**r.audit_details(*columns[:-2]), "risk": r.risk.worst, "executions": r.executions}
+            for r in rows
+        ],
         columns=columns,
     )
 
@@ -189,20 +193,21 @@ def requests(
 class RequestReview:
     """A request as the admin reads it; renders as the CLI's report in Jupyter."""
 
-    facts: dict[str, Any]
-    dry_run: dict[str, Any] | None
+    facts: RequestFacts
+    dry_run: DryRunResult | None
     note: str
 
     @property
     def risk(self) -> str:
-        return str(self.facts["risk"]["worst"])
+        """The worst finding's severity: "high", "medium", "low" or "none"."""
+        return self.facts.risk.worst
 
     @property
     def leaves_site(self) -> list[dict[str, Any]]:
         """What the dry run says would leave the site: key, type, shape, dtype, bytes."""
-        if not self.dry_run or not self.dry_run.get("ok"):
+        if not self.dry_run or not self.dry_run.ok or self.dry_run.output is None:
             return []
-        return list(self.dry_run["output"]["items"])
+        return [item.model_dump() for item in self.dry_run.output.items]
 
     def _repr_html_(self) -> str:
         parts = request_view(self.facts) + (dry_run_view(self.dry_run) if self.dry_run else [])

@@ -12,25 +12,26 @@ from typing import Any
 
 from datasite.config import AdminCredentials
 from datasite.errors import AuthError, ConfigError
+from datasite.review.facts import DryRunResult, RequestFacts, RequestList, RequestStatus
 from datasite.siteclient import SiteAPI
 
-STATUSES = ("pending", "approved", "denied", "revoked")
+STATUSES = tuple(s.value for s in RequestStatus)
 ACTIONS = ("approve", "deny", "revoke")
 
 
 def list_requests(
     url: str, creds: AdminCredentials, status: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[RequestFacts]:
     """The site's code requests, oldest first (optionally only those with ``status``)."""
     if status is not None and status not in STATUSES:
         raise ConfigError(f"--status {status}: use one of {', '.join(STATUSES)}.")
-    found: list[dict[str, Any]] = SiteAPI(url, creds).get("/requests", status=status)["requests"]
-    return found
+    found = SiteAPI(url, creds).get("/requests", status=status)
+    return RequestList.model_validate(found).requests
 
 
-def request_facts(url: str, creds: AdminCredentials, request_id: str) -> dict[str, Any]:
+def request_facts(url: str, creds: AdminCredentials, request_id: str) -> RequestFacts:
     """Everything needed to decide: code, hashes, bindings, policies, risk report, diff."""
-    return SiteAPI(url, creds).get(f"/requests/{request_id}")
+    return RequestFacts.model_validate(SiteAPI(url, creds).get(f"/requests/{request_id}"))
 
 
 def load_samples(path: Path | None) -> dict[str, Any]:
@@ -47,9 +48,9 @@ def load_samples(path: Path | None) -> dict[str, Any]:
 
 
 def dry_run(
-    url: str, creds: AdminCredentials, facts: dict[str, Any], samples: dict[str, Any],
+    url: str, creds: AdminCredentials, facts: RequestFacts, samples: dict[str, Any],
     timeout_s: float = 120.0,
-) -> dict[str, Any]:  # fmt: skip
+) -> DryRunResult:  # fmt: skip
     """Run the request on mock data in a child process; describe what would leave the site."""
     from datasite.syftio.review_client import dry_run as run_dry
 
@@ -57,13 +58,13 @@ def dry_run(
 
 
 def record_review(
-    url: str, creds: AdminCredentials, facts: dict[str, Any], dry: dict[str, Any] | None
+    url: str, creds: AdminCredentials, facts: RequestFacts, dry: DryRunResult | None
 ) -> str:
     """Record the review in the site's audit log (admins only); returns a note saying so."""
-    body = {"function": facts["function"], "code_hash": facts["code_hash"],
-            "risk": facts["risk"], "dry_run": dry}  # fmt: skip
+    body = {**facts.audit_details("function", "code_hash", "risk"),
+            "dry_run": dry.model_dump(mode="json") if dry else None}  # fmt: skip
     try:
-        seq = SiteAPI(url, creds).post(f"/requests/{facts['request_id']}/review", body)["seq"]
+        seq = SiteAPI(url, creds).post(f"/requests/{facts.request_id}/review", body)["seq"]
     except AuthError:
         return "review not recorded in the audit log (only admins' reviews are)"
     return f"review recorded in the audit log (seq {seq})"

@@ -15,14 +15,16 @@ import hashlib
 import re
 import textwrap
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel
 
 from datasite.errors import DatasiteError
+from fedcommon.exitcodes import DatasiteExit
 
 
 class ReviewError(DatasiteError):
-    exit_code = 10
+    exit_code = DatasiteExit.REVIEW
 
 
 class Severity(StrEnum):
@@ -65,9 +67,12 @@ def finding(node: ast.AST, severity: Severity, category: str, message: str) -> F
     )
 
 
-def worst(findings: list[Finding]) -> str:
+def worst(findings: list[Finding]) -> Literal["high", "medium", "low", "none"]:
     """ "high", "medium", "low" or "none": the headline of a risk report."""
-    return min((f.severity for f in findings), key=list(Severity).index, default="none")
+    if not findings:
+        return "none"
+    top = min((f.severity for f in findings), key=list(Severity).index)
+    return "high" if top is Severity.HIGH else ("medium" if top is Severity.MEDIUM else "low")
 
 
 _VERSION_SUFFIX = re.compile(r"(?:_?v\d+|_\d+)$", re.IGNORECASE)

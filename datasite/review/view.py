@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
-from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.markup import escape
@@ -18,74 +17,73 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from datasite.review.facts import Binding, DryRunResult, RequestFacts, RiskSummary
+
 HTML_FORMAT = '<pre style="font-family:monospace;font-size:12px;line-height:1.35">{code}</pre>'
 
 
-def request_view(facts: dict[str, Any]) -> list[RenderableType]:
+def request_view(facts: RequestFacts) -> list[RenderableType]:
     """Header panel, inputs, risk findings, the code, and the diff to the approved version."""
-    pol = facts["policies"]
+    pol = facts.policies
     lines = [
-        f"request   {facts['request_id']}  ({facts['status']})",
-        f"function  {facts['function']}   requester {facts['requester']}",
-        f"submitted {facts['request_time']}   executions so far {facts['executions']}",
-        f"code hash {facts['code_hash']}  (normalised; syft's: {facts['syft_code_hash'][:16]}…)",
-        f"policies  input {pol['input_policy']}, output {pol['output_policy']}, "
-        f"execution limit {pol['execution_limit']}",
+        f"request   {facts.request_id}  ({facts.status})",
+        f"function  {facts.function}   requester {facts.requester}",
+        f"submitted {facts.request_time}   executions so far {facts.executions}",
+        f"code hash {facts.code_hash}  (normalised; syft's: {facts.syft_code_hash[:16]}…)",
+        f"policies  input {pol.input_policy}, output {pol.output_policy}, "
+        f"execution limit {pol.execution_limit}",
     ]
-    if facts.get("deny_reason"):
-        lines.append(f"reason    {facts['deny_reason']}")
+    if facts.deny_reason:
+        lines.append(f"reason    {facts.deny_reason}")
     return [
         Panel(Text("\n".join(lines)), title="code request"),
-        bindings_table(facts["bindings"]),
-        risk_table(facts["risk"]),
-        Syntax(facts["code"], "python", line_numbers=True),
+        bindings_table(facts.bindings),
+        risk_table(facts.risk),
+        Syntax(facts.code, "python", line_numbers=True),
         *diff_view(facts),
     ]
 
 
-def bindings_table(bindings: dict[str, Any]) -> Table:
+def bindings_table(bindings: dict[str, Binding]) -> Table:
     table = Table("argument", "bound to", title="inputs")
-    for arg, b in bindings.items():
-        what = {"asset": f"asset {b.get('asset')} {b.get('shape')}",
-                "researcher": f"researcher-owned {b.get('type')} (passed at each call)",
-                "constant": f"constant {b.get('value')}"}.get(b["kind"], b["kind"])  # fmt: skip
-        table.add_row(escape(arg), escape(str(what)))
+    for arg, binding in bindings.items():
+        table.add_row(escape(arg), escape(binding.describe()))
     return table
 
 
-def risk_table(risk: dict[str, Any]) -> Table:
-    table = Table("severity", "category", "line", "finding", title=f"risk: {risk['worst']}")
+def risk_table(risk: RiskSummary) -> Table:
+    table = Table("severity", "category", "line", "finding", title=f"risk: {risk.worst}")
     colours = {"high": "bold red", "medium": "yellow", "low": "dim"}
-    for f in risk["findings"]:
-        sev = f["severity"]
-        table.add_row(f"[{colours.get(sev, '')}]{sev}[/]", f["category"], str(f["line"]),
-                      escape(f["message"]))  # fmt: skip
+    for f in risk.findings:
+        sev = str(f.severity)
+        table.add_row(f"[{colours.get(sev, '')}]{sev}[/]", escape(f.category), str(f.line),
+                      escape(f.message))  # fmt: skip
     return table
 
 
-def diff_view(facts: dict[str, Any]) -> list[RenderableType]:
-    prev = facts.get("previous_approved")
-    if not prev:
+def diff_view(facts: RequestFacts) -> list[RenderableType]:
+    prev = facts.previous_approved
+    if prev is None:
         return ["[dim]No earlier approved version of this function by this researcher.[/]"]
     return [
-        Text(f"Diff against approved {prev['function']} (request {prev['request_id'][:12]}):"),
-        Syntax(facts["diff"] or "(identical code)", "diff"),
+        Text(f"Diff against approved {prev.function} (request {prev.request_id[:12]}):"),
+        Syntax(facts.diff or "(identical code)", "diff"),
     ]
 
 
-def dry_run_view(dry: dict[str, Any]) -> list[RenderableType]:
+def dry_run_view(dry: DryRunResult) -> list[RenderableType]:
     """Where each input came from, then what would leave the site (or why it failed)."""
-    shown: list[RenderableType] = [Text(f"  {note}", style="dim") for note in dry.get("notes", [])]
-    if not dry.get("ok"):
-        return [*shown, f"[bold red]dry run failed:[/] {escape(str(dry.get('error')))}"]
-    out = dry["output"]
+    shown: list[RenderableType] = [Text(f"  {note}", style="dim") for note in dry.notes]
+    if not dry.ok or dry.output is None:
+        return [*shown, f"[bold red]dry run failed:[/] {escape(str(dry.error))}"]
+    out = dry.output
     table = Table("key", "type", "shape", "dtype", "bytes",
-                  title=f"would leave the site: {out['total_bytes']} bytes")  # fmt: skip
-    for item in out["items"]:
-        table.add_row(escape(item["key"]), escape(item["type"]), str(item["shape"]),
-                      escape(item["dtype"]), str(item["bytes"]))  # fmt: skip
+                  title=f"would leave the site: {out.total_bytes} bytes")  # fmt: skip
+    for item in out.items:
+        table.add_row(escape(item.key), escape(item.type), str(item.shape),
+                      escape(item.dtype), str(item.bytes))  # fmt: skip
     shown.append(table)
-    for warning in dry.get("asset_shaped", []):
+    for warning in dry.asset_shaped:
         shown.append(f"[bold red]asset-shaped output:[/] {escape(warning)}")
     return shown
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import io
 import logging
 import tempfile
 from pathlib import Path
@@ -18,7 +17,9 @@ from datasite.config import AdminCredentials
 from datasite.errors import DatasiteError, NotFoundError
 from datasite.review import dryrun
 from datasite.review.egress import asset_shaped
-from datasite.syftio.client import admin_login, login, syft_message
+from datasite.review.facts import BindingKind, DryRunResult, RequestFacts
+from datasite.syftio.client import admin_login, login
+from fedcommon.transport import quiet, syft_message
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ def decide(url: str, creds: AdminCredentials, request_id: str, action: str, reas
     if action == "approve" and status == "approved":
         raise DatasiteError(f"Request {request_id} is already approved.")
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # syft prints "Approving request ..."
+        with quiet():  # syft prints "Approving request ..."
             if action == "approve":
                 request.approve(disable_warnings=True)
             else:
@@ -91,22 +92,22 @@ def _asset_mock(client: Any, asset_name: str) -> Any:
 
 
 def dry_run_inputs(
-    client: Any, facts: dict[str, Any], samples: dict[str, Any]
+    client: Any, facts: RequestFacts, samples: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:
     """Mock data for asset arguments and sample values for the others, plus notes on where
     each came from (or why it is missing). ``samples`` (from the admin) wins."""
-    request = find_request(client, facts["request_id"])
+    request = find_request(client, facts.request_id)
     codes = [request.code]
-    if facts.get("previous_approved"):
-        codes.append(find_request(client, facts["previous_approved"]["request_id"]).code)
+    if facts.previous_approved is not None:
+        codes.append(find_request(client, facts.previous_approved.request_id).code)
     constants = _constants(request.code)
-    defaults = _defaults(facts["code"])
+    defaults = _defaults(facts.code)
     kwargs: dict[str, Any] = {}
     notes: list[str] = []
-    for arg, binding in facts["bindings"].items():
-        if binding["kind"] == "asset":
-            kwargs[arg] = _asset_mock(client, binding["asset"])
-            notes.append(f"{arg}: mock of asset {binding['asset']}")
+    for arg, binding in facts.bindings.items():
+        if binding.kind is BindingKind.ASSET and binding.asset:
+            kwargs[arg] = _asset_mock(client, binding.asset)
+            notes.append(f"{arg}: mock of asset {binding.asset}")
         elif arg in samples or arg in constants:
             from_samples = arg in samples
             kwargs[arg] = samples[arg] if from_samples else constants[arg]
@@ -151,20 +152,20 @@ def _researcher_value(
 
 
 def dry_run(
-    url: str, creds: AdminCredentials, facts: dict[str, Any], samples: dict[str, Any],
+    url: str, creds: AdminCredentials, facts: RequestFacts, samples: dict[str, Any],
     timeout_s: float,
-) -> dict[str, Any]:  # fmt: skip
+) -> DryRunResult:  # fmt: skip
     """Run the request on mock data in a child process; describe what would leave the site."""
     client = login(url, creds.email, creds.password)
     kwargs, notes = dry_run_inputs(client, facts, samples)
     missing = [n for n in notes if "MISSING" in n]
     if missing:
-        return {"ok": False, "skipped": True, "notes": notes,
-                "error": "not run: researcher-owned arguments have no sample value"}  # fmt: skip
+        error = "not run: researcher-owned arguments have no sample value"
+        return DryRunResult(ok=False, skipped=True, notes=notes, error=error)
     with tempfile.TemporaryDirectory(prefix="datasite-dryrun-") as scratch:
-        dryrun.prepare(Path(scratch), facts["code"], facts["function"], kwargs)
+        dryrun.prepare(Path(scratch), facts.code, facts.function, kwargs)
         result = dryrun.run(Path(scratch), timeout_s)
-    shapes = {b["asset"]: b.get("shape", []) for b in facts["bindings"].values()
-              if b["kind"] == "asset"}  # fmt: skip
-    warnings = asset_shaped(result["output"], shapes) if result.get("ok") else []
-    return {**result, "skipped": False, "notes": notes, "asset_shaped": warnings}
+    warnings = asset_shaped(result["output"], facts.asset_shapes()) if result.get("ok") else []
+    return DryRunResult.model_validate(
+        {**result, "skipped": False, "notes": notes, "asset_shaped": warnings}
+    )

@@ -11,6 +11,7 @@ from datasite import api
 from datasite.audit.log import VerifyReport
 from datasite.errors import ConfigError
 from datasite.review import view as review_view
+from datasite.review.facts import DryRunResult
 
 
 def test_credentials_come_from_the_named_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -38,6 +39,6 @@ def test_audit_packet_renders_escaped_in_an_iframe(tmp_path: Path) -> None:
 
 
 def test_request_text_is_never_read_as_markup() -> None:
-    dry = {"ok": False, "notes": ["[bold]weights[/bold]: a note"], "error": "[red]boom[/red]"}
+    dry = DryRunResult(ok=False, notes=["[bold]weights[/bold]: a note"], error="[red]boom[/red]")
     shown = review_view.to_html(review_view.dry_run_view(dry))
     assert "[bold]weights[/bold]" in shown and "[red]boom[/red]" in shown

@@ -32,6 +32,7 @@ from typing import Any
 
 from datasite.audit.log import AuditLog
 from datasite.review.egress import summarize
+from datasite.review.facts import RequestFacts, RequestStatus
 from datasite.review.findings import normalized_hash
 from datasite.syftio.server import requests as rr
 
@@ -60,21 +61,21 @@ class Recorder:
     def _request(self, uid: Any) -> Any:
         return self.worker.services.request.stash.get_by_uid(self.worker.verify_key, uid).unwrap()
 
-    def _facts(self, request: Any) -> dict[str, Any]:
+    def _facts(self, request: Any) -> RequestFacts:
         return rr.request_facts(self.worker, request, rr.asset_index(self.worker))
 
     def submitted(self, context: Any, request: Any) -> None:
         facts = self._facts(request)
         keep = ("request_id", "function", "code_id", "code", "code_hash", "syft_code_hash",
                 "bindings", "policies", "risk", "request_time")  # fmt: skip
-        self.write("submitted", context, {k: facts[k] for k in keep})
+        self.write("submitted", context, facts.audit_details(*keep))
 
-    def decided(self, context: Any, uid: Any, before: str, reason: str | None) -> None:
+    def decided(self, context: Any, uid: Any, before: RequestStatus, reason: str | None) -> None:
         facts = self._facts(self._request(uid))
-        event = "approved" if facts["status"] == "approved" else (
-            "revoked" if before == "approved" else "denied")  # fmt: skip
-        details = {k: facts[k] for k in ("request_id", "function", "code_hash", "requester")}
-        self.write(event, context, {**details, "reason": reason, "status_before": before})
+        event = "approved" if facts.status is RequestStatus.APPROVED else (
+            "revoked" if before is RequestStatus.APPROVED else "denied")  # fmt: skip
+        details = facts.audit_details("request_id", "function", "code_hash", "requester")
+        self.write(event, context, {**details, "reason": reason, "status_before": before.value})
 
     # -- executions ------------------------------------------------------------------------
     def executed(self, context: Any, code: Any, kwargs: dict[str, Any], seconds: float,

@@ -1,4 +1,4 @@
-"""Server side: syft 0.9.5 requests and user code as plain dicts, read with root credentials.
+"""Server side: syft 0.9.5 requests and user code as :class:`RequestFacts`, read as root.
 
 Used by the audit hooks (what a submitted request binds) and by the site API (request history
 for admins and compliance). Runs inside the datasite process only.
@@ -9,7 +9,23 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from datasite.review.findings import Finding, code_diff, function_stem, normalized_hash, worst
+from datasite.review.facts import (
+    Binding,
+    BindingKind,
+    Policies,
+    PreviousVersion,
+    RequestFacts,
+    RequestStatus,
+    RiskSummary,
+)
+from datasite.review.findings import (
+    Finding,
+    Severity,
+    code_diff,
+    function_stem,
+    normalized_hash,
+    worst,
+)
 from datasite.review.risk import risk_report
 
 log = logging.getLogger(__name__)
@@ -57,100 +73,95 @@ def asset_index(worker: Any) -> dict[str, dict[str, Any]]:
     return index
 
 
-def _binding(rule: Any, assets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _binding(rule: Any, assets: dict[str, dict[str, Any]]) -> Binding:
     kind = type(rule).__name__
     uid = getattr(rule, "val", rule) if kind in ("Matches", "UID") else None
     if uid is not None and hasattr(uid, "no_dash"):
         found = assets.get(uid.no_dash, {})
-        return {"kind": "asset", "id": uid.no_dash, "asset": found.get("name", "unknown"),
-                "shape": found.get("shape", [])}  # fmt: skip
+        name, shape = found.get("name", "unknown"), found.get("shape", [])
+        return Binding(kind=BindingKind.ASSET, id=uid.no_dash, asset=name, shape=shape)
     if kind == "UserOwned":
-        return {"kind": "researcher", "type": getattr(rule.type, "__name__", str(rule.type))}
+        return Binding(
+            kind=BindingKind.RESEARCHER, type=getattr(rule.type, "__name__", str(rule.type))
+        )
     if kind == "Constant":
-        return {"kind": "constant", "value": repr(rule.val)[:200]}
-    return {"kind": kind}
+        return Binding(kind=BindingKind.CONSTANT, value=repr(rule.val)[:200])
+    return Binding(kind=BindingKind.OTHER, rule=kind)
 
 
-def bindings(code: Any, assets: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+def bindings(code: Any, assets: dict[str, dict[str, Any]]) -> dict[str, Binding]:
     """Each argument of the function: an asset, a researcher-owned value or a constant."""
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, Binding] = {}
     for per_server in (code.input_policy_init_kwargs or {}).values():
         for arg, rule in per_server.items():
             out[str(arg)] = _binding(rule, assets)
     return out
 
 
-def policies(code: Any) -> dict[str, Any]:
+def policies(code: Any) -> Policies:
     kwargs = code.output_policy_init_kwargs or {}
-    return {
-        "input_policy": getattr(code.input_policy_type, "__name__", str(code.input_policy_type)),
-        "output_policy": getattr(code.output_policy_type, "__name__", str(code.output_policy_type)),
-        "execution_limit": kwargs.get("limit"),
-    }
+    return Policies(
+        input_policy=getattr(code.input_policy_type, "__name__", str(code.input_policy_type)),
+        output_policy=getattr(code.output_policy_type, "__name__", str(code.output_policy_type)),
+        execution_limit=kwargs.get("limit"),
+    )
 
 
-def code_facts(worker: Any, code: Any, assets: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """What an admin reviews and an auditor checks about one user code."""
-    bound = bindings(code, assets)
-    asset_args = {arg for arg, b in bound.items() if b["kind"] == "asset"}
+def risk(code: str, asset_args: set[str]) -> tuple[RiskSummary, str]:
+    """The risk report and normalised hash; unparseable code is itself a HIGH finding."""
     try:
-        findings = [f.model_dump(mode="json") for f in risk_report(code.raw_code, asset_args)]
-        digest = normalized_hash(code.raw_code)
+        findings = risk_report(code, asset_args)
+        digest = normalized_hash(code)
     except Exception as err:  # noqa: BLE001 - unparseable code is itself a finding
-        findings = [{"severity": "high", "category": "parse", "line": 0, "message": str(err)}]
+        findings = [Finding(severity=Severity.HIGH, category="parse", line=0, message=str(err))]
         digest = "unparseable"
-    return {
-        "code_id": code.id.no_dash,
-        "function": code.service_func_name,
-        "code": code.raw_code,
-        "code_hash": digest,
-        "syft_code_hash": code.code_hash,
-        "submitted_by": email_for(worker, code.user_verify_key),
-        "bindings": bound,
-        "policies": policies(code),
-        "risk": {"worst": str(worst([_as_finding(f) for f in findings])), "findings": findings},
-    }
+    return RiskSummary(worst=worst(findings), findings=findings), digest
 
 
-def _as_finding(raw: dict[str, Any]) -> Any:
-
-    return Finding.model_validate(raw)
-
-
-def status_of(request: Any) -> str:
+def status_of(request: Any) -> RequestStatus:
     states = {}
     for change_status in request.history:
         states[change_status.change_id] = change_status.applied
     if not states:
-        return "pending"
+        return RequestStatus.PENDING
     if all(states.values()) and len(states) == len(request.changes):
-        return "approved"
-    return "revoked" if any(s.applied for s in request.history) else "denied"
+        return RequestStatus.APPROVED
+    applied_once = any(s.applied for s in request.history)
+    return RequestStatus.REVOKED if applied_once else RequestStatus.DENIED
 
 
-def request_facts(worker: Any, request: Any, assets: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def request_facts(worker: Any, request: Any, assets: dict[str, dict[str, Any]]) -> RequestFacts:
+    """What an admin reviews and an auditor checks about one request and its code."""
     context = root_context(worker)
     code = request.get_user_code(context).unwrap()
     status = status_of(request)
-    facts = code_facts(worker, code, assets)
+    bound = bindings(code, assets)
+    summary, digest = risk(code.raw_code, {a for a, b in bound.items() if b.kind == "asset"})
     try:
         executions = len(code.get_output_history(context=context).unwrap())
     except Exception:  # noqa: BLE001 - no history yet
         executions = 0
-    return {
-        "request_id": request.id.no_dash,
-        "requester": email_for(worker, request.requesting_user_verify_key),
-        "request_time": str(request.request_time),
-        "status": status,
-        "deny_reason": request.get_deny_reason(context).unwrap()
-        if status != "approved" and status != "pending"
-        else None,
-        "executions": executions,
-        **facts,
-    }
+    decided = status in (RequestStatus.DENIED, RequestStatus.REVOKED)
+    return RequestFacts(
+        request_id=request.id.no_dash,
+        requester=email_for(worker, request.requesting_user_verify_key),
+        request_time=str(request.request_time),
+        status=status,
+        deny_reason=request.get_deny_reason(context).unwrap() if decided else None,
+        executions=executions,
+        code_id=code.id.no_dash,
+        function=code.service_func_name,
+        code=code.raw_code,
+        code_hash=digest,
+        syft_code_hash=code.code_hash,
+        submitted_by=email_for(worker, code.user_verify_key),
+        bindings=bound,
+        policies=policies(code),
+        risk=summary,
+    )
 
 
-def all_requests(worker: Any) -> list[dict[str, Any]]:
+def all_requests(worker: Any) -> list[RequestFacts]:
     """Every code request on the site, oldest first."""
     assets = asset_index(worker)
     requests = worker.services.request.stash.get_all(worker.verify_key).unwrap()
@@ -160,23 +171,24 @@ def all_requests(worker: Any) -> list[dict[str, Any]]:
             out.append(request_facts(worker, request, assets))
         except Exception:
             log.exception("cannot describe request %s", request.id)
-    return sorted(out, key=lambda r: r["request_time"])
+    return sorted(out, key=lambda r: r.request_time)
 
 
-def with_previous_version(facts: dict[str, Any], every: list[dict[str, Any]]) -> dict[str, Any]:
+def with_previous_version(facts: RequestFacts, every: list[RequestFacts]) -> RequestFacts:
     """Add ``previous_approved`` + ``diff``: the same researcher's latest approved request for
     a function with the same name stem (train_v1 -> train_v2), submitted before this one."""
-    stem = function_stem(facts["function"])
+    stem = function_stem(facts.function)
     earlier = [
         r for r in every
-        if r["requester"] == facts["requester"] and r["status"] == "approved"
-        and r["request_id"] != facts["request_id"] and r["request_time"] <= facts["request_time"]
-        and function_stem(r["function"]) == stem
+        if r.requester == facts.requester and r.status is RequestStatus.APPROVED
+        and r.request_id != facts.request_id and r.request_time <= facts.request_time
+        and function_stem(r.function) == stem
     ]  # fmt: skip
     if not earlier:
-        return {**facts, "previous_approved": None, "diff": None}
+        return facts
     prev = earlier[-1]
-    label = f"{prev['function']} (approved, request {prev['request_id'][:8]})"
-    diff = code_diff(prev["code"], facts["code"], label, f"{facts['function']} (this request)")
-    summary = {k: prev[k] for k in ("request_id", "function", "code_hash", "request_time")}
-    return {**facts, "previous_approved": summary, "diff": diff}
+    label = f"{prev.function} (approved, request {prev.request_id[:8]})"
+    diff = code_diff(prev.code, facts.code, label, f"{facts.function} (this request)")
+    summary = PreviousVersion(request_id=prev.request_id, function=prev.function,
+                              code_hash=prev.code_hash, request_time=prev.request_time)  # fmt: skip
+    return facts.model_copy(update={"previous_approved": summary, "diff": diff})

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
+from datasite.review.facts import RequestFacts, RequestList
 from datasite.syftio.server import requests as rr
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
@@ -115,7 +116,7 @@ def _audit_routes(router: APIRouter, settings: SiteSettings, auditor: Guard, adm
 def _request_routes(
     router: APIRouter, worker: Any, settings: SiteSettings, auditor: Guard, admin: Guard
 ) -> None:
-    def every() -> list[dict[str, Any]]:
+    def every() -> list[RequestFacts]:
         try:
             return rr.all_requests(worker)
         except Exception:
@@ -126,15 +127,15 @@ def _request_routes(
     @router.get("/requests")
     def requests(
         who: Annotated[Caller, Depends(auditor)], status: str | None = None
-    ) -> dict[str, Any]:
-        found = [r for r in every() if status is None or r["status"] == status]
-        return {"site": settings.name, "requests": found}
+    ) -> RequestList:
+        found = [r for r in every() if status is None or r.status == status]
+        return RequestList(site=settings.name, requests=found)
 
     @router.get("/requests/{request_id}")
-    def one(request_id: str, who: Annotated[Caller, Depends(auditor)]) -> dict[str, Any]:
+    def one(request_id: str, who: Annotated[Caller, Depends(auditor)]) -> RequestFacts:
         everything = every()
         wanted = request_id.replace("-", "").lower()
-        found = [r for r in everything if r["request_id"].startswith(wanted)]
+        found = [r for r in everything if r.request_id.startswith(wanted)]
         if len(wanted) < 6 or len(found) != 1:
             what = "matches several requests" if found else "matches no request"
             raise HTTPException(status_code=404, detail=f"Request id {request_id} {what}.")
