@@ -15,10 +15,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from datasite.config import ADMIN_EMAIL_ENV, ADMIN_PASSWORD_ENV, AdminCredentials
 from datasite.errors import DatasiteError
+from fedcommon.transport import is_ready
 
 READY_TIMEOUT_S = 90.0
 
@@ -28,13 +27,6 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def is_ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/api/v2/metadata", timeout=2.0).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @dataclass

@@ -21,7 +21,8 @@ from pathlib import Path
 from datasite.config import AdminCredentials
 from datasite.errors import ConfigError, DatasiteError
 from fedcommon import sites_file
-from lab.process import SiteProcess, free_port, is_ready
+from fedcommon.transport import is_ready
+from lab.process import SiteProcess, free_port
 
 log = logging.getLogger(__name__)
 STATE_FILE = "launched.json"

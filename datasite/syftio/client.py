@@ -5,13 +5,8 @@ Every syft error is turned into a DatasiteError with a short message (never a se
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
 from typing import Any
-from urllib.parse import urlparse
-
-import httpx
 
 from datasite.config import AdminCredentials
 from datasite.errors import (
@@ -21,40 +16,30 @@ from datasite.errors import (
     DuplicateUserError,
     SiteUnreachableError,
 )
+from fedcommon import transport
 from fedcommon.roles import ROLE_FOR_SYFT, SYFT_ROLE_FOR, Role
+from fedcommon.transport import quiet, syft_message
 
 log = logging.getLogger(__name__)
 
 
 def split_url(url: str) -> tuple[str, int]:
-    """``http://host:port`` -> (``http://host``, port), with a clear error when malformed."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or not parsed.port:
-        raise ConfigError(
-            f"--url '{url}' is not of the form http://HOST:PORT (e.g. http://127.0.0.1:8081)."
-        )
-    return f"{parsed.scheme}://{parsed.hostname}", parsed.port
+    """``--url`` as (base, port); ConfigError when malformed."""
+    try:
+        return transport.split_url(url)
+    except transport.SiteURLError as err:
+        raise ConfigError(f"--{err.message}") from None
 
 
 def check_reachable(url: str, timeout: float = 5.0) -> dict[str, Any]:
     """The site's public metadata, or SiteUnreachableError saying what to check."""
     split_url(url)
     try:
-        response = httpx.get(f"{url.rstrip('/')}/api/v2/metadata", timeout=timeout)
-        response.raise_for_status()
-        metadata: dict[str, Any] = response.json()
-        return metadata
-    except (httpx.HTTPError, ValueError) as err:
+        return transport.site_metadata(url, timeout)
+    except transport.UnreachableError as err:
         raise SiteUnreachableError(
-            f"Cannot reach a datasite at {url} ({type(err).__name__}). Is it running "
-            "(datasite launch ...)? Check the host and port in --url."
+            f"{err.message} Is it running (datasite launch ...)? Check the host and port in --url."
         ) from None
-
-
-def syft_message(err: BaseException) -> str:
-    """The public part of a syft error, without any server trace."""
-    message = getattr(err, "public_message", None) or str(err)
-    return str(message).split("\nserver_trace")[0].strip()
 
 
 def login(url: str, email: str, password: str) -> Any:
@@ -65,7 +50,7 @@ def login(url: str, email: str, password: str) -> Any:
     from syft.types.errors import SyftException
 
     try:
-        with contextlib.redirect_stdout(io.StringIO()):  # syft prints "Logged into ..."
+        with quiet():  # syft prints "Logged into ..."
             return sy.login(url=base, port=port, email=email, password=password)
     except SyftException as err:
         message = syft_message(err)
@@ -138,7 +123,7 @@ def upload_dataset(
     for asset_name, (private, mock) in assets.items():
         dataset.add_asset(sy.Asset(name=asset_name, data=private, mock=mock))
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with quiet():
             client.upload_dataset(dataset)
     except SyftException as err:
         raise DatasiteError(f"Upload of dataset {name} failed: {syft_message(err)}") from None

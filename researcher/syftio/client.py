@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlparse
-
-import httpx
 
 from fedcommon.schema import AssetName
+from fedcommon.transport import (
+    SiteURLError,
+    UnreachableError,
+    quiet,
+    site_metadata,
+    split_url,
+    syft_message,
+)
 from researcher.config import SiteConfig
 from researcher.errors import AuthError, ConfigError, NotFoundError, SiteUnreachableError
 
@@ -21,40 +22,18 @@ log = logging.getLogger(__name__)
 SITE_ASSETS = (AssetName.IMAGES, AssetName.LABELS, AssetName.VAL_IMAGES, AssetName.VAL_LABELS)
 
 
-_quiet_lock = threading.Lock()
-_quiet_depth = 0
-_saved_stdout: Any = None
-
-
-@contextlib.contextmanager
-def quiet() -> Iterator[None]:
-    """Silence syft's prints to stdout. Thread-safe, unlike nested ``redirect_stdout`` from
-    concurrent threads, which can leave ``sys.stdout`` swallowed for good."""
-    global _quiet_depth, _saved_stdout
-    with _quiet_lock:
-        if _quiet_depth == 0:
-            _saved_stdout, sys.stdout = sys.stdout, io.StringIO()
-        _quiet_depth += 1
-    try:
-        yield
-    finally:
-        with _quiet_lock:
-            _quiet_depth -= 1
-            if _quiet_depth == 0:
-                sys.stdout = _saved_stdout
-
-
-def syft_message(err: BaseException) -> str:
-    """The public part of a syft error, without any server trace."""
-    message = getattr(err, "public_message", None) or str(err)
-    return str(message).split("\nserver_trace")[0].strip()
+def description_text(dataset: Any) -> str:
+    """A dataset's description as text: syft 0.9.5 wraps it in a MarkdownDescription whose
+    ``str()`` is the class name, so read its ``text``."""
+    description = getattr(dataset, "description", None)
+    return str(getattr(description, "text", description) or "")
 
 
 def _split_url(site: SiteConfig) -> tuple[str, int]:
-    parsed = urlparse(site.url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname or not parsed.port:
-        raise ConfigError(f"Site {site.name}: url '{site.url}' is not http://HOST:PORT.")
-    return f"{parsed.scheme}://{parsed.hostname}", parsed.port
+    try:
+        return split_url(site.url)
+    except SiteURLError as err:
+        raise ConfigError(f"Site {site.name}: {err.message}") from None
 
 
 def connect(site: SiteConfig, env: Mapping[str, str] | None = None) -> Any:
@@ -62,11 +41,11 @@ def connect(site: SiteConfig, env: Mapping[str, str] | None = None) -> Any:
     email, password = site.credentials(env)
     base, port = _split_url(site)
     try:
-        httpx.get(f"{site.url.rstrip('/')}/api/v2/metadata", timeout=5.0).raise_for_status()
-    except httpx.HTTPError as err:
+        site_metadata(site.url)
+    except UnreachableError as err:
         raise SiteUnreachableError(
-            f"Site {site.name}: cannot reach {site.url} ({type(err).__name__}). Is the "
-            "datasite running, and is the url in the sites file right?"
+            f"Site {site.name}: {err.message} Is the datasite running, and is the url in the "
+            "sites file right?"
         ) from None
     import syft as sy
     from syft.types.errors import SyftException
@@ -125,7 +104,7 @@ def describe_datasets(client: Any) -> list[dict[str, Any]]:
                     "dataset": str(found.name),
                     "asset": str(asset.name),
                     "shape": list(shape) if shape is not None else None,
-                    "description": str(getattr(found, "description", "") or "")[:60],
+                    "description": description_text(found)[:60],
                 }
             )
     return rows

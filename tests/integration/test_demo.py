@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.process import is_ready
+from fedcommon.transport import is_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
