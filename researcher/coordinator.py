@@ -25,11 +25,10 @@ from fedcommon.weights import Weights, WeightsError
 from researcher import aggregate, checkpoint, outputs
 from researcher.checkpoint import RunState
 from researcher.config import ExperimentConfig
-from researcher.errors import SiteCallError, TrainingError
+from researcher.errors import CallFailure, SiteCallError, TrainingError
 from researcher.site import Reply, Site
 
 log = logging.getLogger(__name__)
-PERMANENT_MARKERS = ("denied", "used up", "revoked")
 
 
 class Progress(Protocol):
@@ -57,13 +56,13 @@ def _in_thread(call: Callable[[], Reply]) -> Future[Reply]:
     return future
 
 
-def short_reason(err: BaseException) -> str:
-    """A one-line reason for a failed call, without any remote traceback."""
+def failure(err: BaseException) -> tuple[CallFailure, str]:
+    """The failure code and a one-line reason for a failed call (no remote traceback)."""
     if isinstance(err, SiteCallError):
-        return err.reason
+        return err.code, err.reason
     if isinstance(err, WeightsError):
-        return f"invalid reply: {err.message}"
-    return f"{type(err).__name__} in the call"
+        return CallFailure.INVALID_REPLY, f"invalid reply: {err.message}"
+    return CallFailure.OTHER, f"{type(err).__name__} in the call"
 
 
 class Coordinator:
@@ -163,18 +162,18 @@ class Coordinator:
         if not future.done():
             self.busy[name] = future
             reason = f"no reply within {self.experiment.site_timeout_s:g} s"
-            self._failed(state, round_index, phase, name, reason)
+            self._failed(state, round_index, phase, name, (CallFailure.TIMEOUT, reason))
             return None
         error = future.exception()
         if error is not None:
-            self._failed(state, round_index, phase, name, short_reason(error))
+            self._failed(state, round_index, phase, name, failure(error))
             return None
         reply = future.result()
         try:
             if phase == "train":
                 aggregate.check_consistent(aggregate.require(reply.weights), state.weights)
         except WeightsError as err:
-            self._failed(state, round_index, phase, name, short_reason(err))
+            self._failed(state, round_index, phase, name, failure(err))
             return None
         row = _row(round_index, name, phase, "ok", "", reply.metrics)
         row.update(n_samples=reply.n_samples, compute_seconds=round(reply.compute_seconds, 4))
@@ -183,10 +182,12 @@ class Coordinator:
         return reply
 
     def _failed(
-        self, state: RunState, round_index: int, phase: str, name: str, reason: str
-    ) -> None:
-        log.warning("round %d %s at %s skipped: %s", round_index, phase, name, reason)
-        if any(marker in reason for marker in PERMANENT_MARKERS):
+        self, state: RunState, round_index: int, phase: str, name: str,
+        why: tuple[CallFailure, str],
+    ) -> None:  # fmt: skip
+        code, reason = why
+        log.warning("round %d %s at %s skipped (%s): %s", round_index, phase, name, code, reason)
+        if code.permanent:
             self.dropped[name] = reason
         state.rows.append(_row(round_index, name, phase, "failed", reason, {}))
         self.progress.site_done(round_index, name, phase, "failed")

@@ -14,20 +14,21 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+from fedcommon.transport import quiet, syft_message
 from researcher.config import ExperimentConfig
-from researcher.errors import SiteCallError, SubmissionError
+from researcher.errors import CallFailure, SiteCallError, SubmissionError
 from researcher.site_code import federated_step
-from researcher.syftio.client import quiet, syft_message
 
 log = logging.getLogger(__name__)
 
-# Public syft messages -> the short reason a researcher sees.
+# Public syft messages -> the failure code and the short reason a researcher sees.
 _REASONS = (
-    ("output policy is not valid", "approved executions used up"),
-    ("waiting for approval", "pending approval by the site admin"),
-    ("exception encountered while running", "the function failed at the site (see its log)"),
-    ("input policy", "inputs do not match what was approved"),
-)
+    ("output policy is not valid", CallFailure.USED_UP, "approved executions used up"),
+    ("waiting for approval", CallFailure.PENDING, "pending approval by the site admin"),
+    ("exception encountered while running", CallFailure.FAILED_AT_SITE,
+     "the function failed at the site (see its log)"),
+    ("input policy", CallFailure.INPUTS_MISMATCH, "inputs do not match what was approved"),
+)  # fmt: skip
 
 
 def function_name(experiment: ExperimentConfig) -> str:
@@ -123,20 +124,24 @@ def _executions_used(code: Any) -> int:
         return -1
 
 
-def short_reason(err: BaseException, budget: int) -> str:
-    """A short, safe reason for a failed call (never a remote traceback)."""
+def classify(err: BaseException, budget: int) -> tuple[CallFailure, str]:
+    """The failure code and a short, safe reason for a failed call (never a remote trace).
+
+    syft 0.9.5 reports failures only as text; this is the one place that reads it."""
     message = syft_message(err)
     lowered = message.lower()
-    if "denied" in lowered and "reason:" in lowered:
-        return (
-            f"denied by the site admin: {message.split('Reason:', 1)[1].strip().rstrip('.')[:200]}"
-        )
     if "denied" in lowered and "output policy" not in lowered:
-        return "denied by the site admin"
-    for marker, reason in _REASONS:
+        code = CallFailure.REVOKED if "revoked" in lowered else CallFailure.DENIED
+        if "reason:" in lowered:
+            reason = message.split("Reason:", 1)[1].strip().rstrip(".")[:200]
+            return code, f"denied by the site admin: {reason}"
+        return code, "denied by the site admin"
+    for marker, code, reason in _REASONS:
         if marker in lowered:
-            return f"{reason} ({budget} of {budget})" if "used up" in reason else reason
-    return f"call failed: {message.splitlines()[0][:160]}" if message else "call failed"
+            used = f" ({budget} of {budget})" if code is CallFailure.USED_UP else ""
+            return code, reason + used
+    text = f"call failed: {message.splitlines()[0][:160]}" if message else "call failed"
+    return CallFailure.OTHER, text
 
 
 def call(
@@ -152,6 +157,8 @@ def call(
             return pointer.get() if hasattr(pointer, "get") else pointer
     except (SyftException, AttributeError) as err:
         if isinstance(err, AttributeError):
-            raise SiteCallError(site, "not submitted here (run researcher submit)") from None
+            reason = "not submitted here (run researcher submit)"
+            raise SiteCallError(site, reason, CallFailure.NOT_SUBMITTED) from None
         log.debug("call of %s at %s failed: %s", name, site, syft_message(err))
-        raise SiteCallError(site, short_reason(err, experiment.execution_budget)) from None
+        code, reason = classify(err, experiment.execution_budget)
+        raise SiteCallError(site, reason, code) from None

@@ -8,7 +8,7 @@ from typing import Any
 
 from fedcommon.weights import Weights
 from researcher.config import ExperimentConfig
-from researcher.errors import SiteCallError
+from researcher.errors import CallFailure, SiteCallError
 from researcher.site import Reply
 from researcher.syftio import code
 
@@ -33,7 +33,11 @@ class SyftSite:
             round_index=round_index,
         )
         if not isinstance(raw, Mapping):
-            raise SiteCallError(self.name, f"unexpected reply of type {type(raw).__name__}")
+            raise SiteCallError(
+                self.name,
+                f"unexpected reply of type {type(raw).__name__}",
+                CallFailure.INVALID_REPLY,
+            )
         return Reply.from_plain(raw)
 
     def train(self, weights: Weights, round_index: int) -> Reply:

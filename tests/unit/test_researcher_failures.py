@@ -1,0 +1,88 @@
+"""Why a site call failed is a code (CallFailure); the coordinator decides on the code alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fedcommon.weights import Weights
+from researcher.config import ExperimentConfig, ModelConfig
+from researcher.coordinator import Coordinator
+from researcher.errors import CallFailure, SiteCallError
+from researcher.inmemory import InMemorySite, initial_weights
+from researcher.site import Reply
+from researcher.syftio.code import classify
+from researcher.toydata import site_split
+
+
+class SyftLikeError(Exception):
+    def __init__(self, public_message: str) -> None:
+        super().__init__(public_message)
+        self.public_message = public_message
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "reason"),
+    [
+        pytest.param(
+            "Code status on server 'x' is 'UserCodeStatus.DENIED'. Reason: not this quarter.",
+            CallFailure.DENIED, "denied by the site admin: not this quarter", id="denied",
+        ),
+        pytest.param(
+            "Execution denied: Output policy is not valid", CallFailure.USED_UP,
+            "approved executions used up (6 of 6)", id="used-up",
+        ),
+        pytest.param(
+            "Your code is waiting for approval", CallFailure.PENDING,
+            "pending approval by the site admin", id="pending",
+        ),
+        pytest.param(
+            "Exception encountered while running fl_x, please contact the Server Admin",
+            CallFailure.FAILED_AT_SITE, "the function failed at the site (see its log)",
+            id="failed-at-site",
+        ),
+        pytest.param(
+            "boom\nserver_trace: secret stack", CallFailure.OTHER, "call failed: boom", id="other"
+        ),
+    ],
+)  # fmt: skip
+def test_syft_messages_become_codes(message: str, code: CallFailure, reason: str) -> None:
+    assert classify(SyftLikeError(message), budget=6) == (code, reason)
+
+
+class RefusingSite:
+    """Trains like a real in-memory site, but every call is refused with ``code``."""
+
+    def __init__(self, inner: InMemorySite, code: CallFailure) -> None:
+        self.name, self.inner, self.code, self.calls = inner.name, inner, code, 0
+
+    def train(self, weights: Weights, round_index: int) -> Reply:
+        self.calls += 1
+        raise SiteCallError(self.name, "the admin said so", self.code)
+
+    def evaluate(self, weights: Weights, round_index: int) -> Reply:
+        return self.inner.evaluate(weights, round_index)
+
+
+@pytest.mark.parametrize(
+    ("code", "calls"),
+    [(CallFailure.DENIED, 1), (CallFailure.PENDING, 3)],
+    ids=["denied", "pending"],
+)
+def test_only_a_permanent_code_drops_the_site(
+    tmp_path: Path, code: CallFailure, calls: int
+) -> None:
+    settings: dict[str, Any] = {"rounds": 3, "lr": 0.01, "batch_size": 16, "local_epochs": 1}
+    exp = ExperimentConfig(
+        name="unit", dataset="toy", model=ModelConfig(width=4, depth=1, image_size=16),
+        min_sites=1, **settings,
+    )  # fmt: skip
+    sites = [InMemorySite(f"s{i}", **site_split(32, 16, 16, seed=i), config=exp.site_config())
+             for i in range(2)]  # fmt: skip
+    refusing = RefusingSite(sites[1], code)
+
+    Coordinator([sites[0], refusing], exp, tmp_path).run(initial_weights(exp.site_config()))
+
+    assert refusing.calls == calls
