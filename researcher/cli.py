@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +13,8 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from fedcommon.errors import PlatformError
+from fedcommon.exitcodes import ResearcherExit
+from fedcommon.formats import Format, FormatOpt
 
 app = typer.Typer(help="Researcher side: connect to datasites, submit training, run FedAvg.")
 console = Console()
@@ -23,14 +24,6 @@ SitesOpt = Annotated[
     Path, typer.Option("--sites", help="sites.toml: name, url, credential env vars")
 ]
 ExpOpt = Annotated[Path, typer.Option("--experiment", help="experiment.toml")]
-
-
-class Format(StrEnum):
-    TABLE = "table"
-    JSON = "json"
-
-
-FormatOpt = Annotated[Format, typer.Option("--format", help="table for people, json for tools")]
 
 
 def _fail(err: PlatformError) -> typer.Exit:
@@ -68,7 +61,7 @@ def datasets(sites: SitesOpt, fmt: FormatOpt = Format.TABLE) -> None:
     rows += [{"site": s, "dataset": "-", "asset": "-", "error": r} for s, r in fed.errors.items()]
     _show(rows, fmt, "datasets")
     if fed.errors:
-        raise typer.Exit(code=5)
+        raise typer.Exit(code=ResearcherExit.UNREACHABLE)
 
 
 @app.command()
@@ -108,7 +101,7 @@ def status(
         raise _fail(err) from None
     _show(rows, fmt, "code requests")
     if fed.errors:
-        raise typer.Exit(code=5)
+        raise typer.Exit(code=ResearcherExit.UNREACHABLE)
 
 
 @app.command()

@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from datasite.errors import DatasiteError
+from fedcommon.exitcodes import DatasiteExit
 
 log = logging.getLogger(__name__)
 LOG_NAME = "audit.jsonl"
@@ -40,7 +41,7 @@ GENESIS = "0" * 64
 class AuditError(DatasiteError):
     """The audit log cannot be written or read."""
 
-    exit_code = 9
+    exit_code = DatasiteExit.AUDIT
 
 
 def canonical_json(obj: Any) -> str:

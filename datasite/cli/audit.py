@@ -18,6 +18,7 @@ from datasite.audit.log import AuditError, VerifyReport, parse_anchor
 from datasite.cli.support import URL_HELP, console, fail_on_error
 from datasite.config import AdminCredentials
 from datasite.siteclient import user_credentials
+from fedcommon.formats import ExportFormat, Format, FormatOpt
 
 audit_app = typer.Typer(no_args_is_help=True)
 Url = Annotated[str | None, typer.Option(help=URL_HELP)]
@@ -32,7 +33,7 @@ def _creds(url: str | None, data_dir: Path | None) -> AdminCredentials | None:
 
 @audit_app.command("export")
 def export(
-    format: Annotated[str, typer.Option(help="csv, json or html (a compliance packet).")],
+    format: Annotated[ExportFormat, typer.Option(help="csv, json or html (a compliance packet).")],
     out: Annotated[Path, typer.Option(help="File to write.")],
     url: Url = None,
     data_dir: DataDir = None,
@@ -67,13 +68,13 @@ def verify(
     anchor: Annotated[
         str | None, typer.Option(help="SEQ:HASH printed by an earlier verify or export.")
     ] = None,
-    format: Annotated[str, typer.Option(help="text or json.")] = "text",
+    format: FormatOpt = Format.TABLE,
 ) -> None:
     """Check the hash chain; name the first altered, removed or inserted record."""
     with fail_on_error():
         pin = parse_anchor(anchor) if anchor else None
         report = audit_fetch.fetch(url, data_dir, _creds(url, data_dir)).verify(pin)
-    if format == "json":
+    if format is Format.JSON:
         typer.echo(json.dumps(report.model_dump(), indent=2))
     else:
         _print_report(report)

@@ -16,8 +16,9 @@ from rich.table import Table
 
 from datasite.cli.support import URL_HELP, console, err_console, fail_on_error
 from datasite.synth.shifts import presets_help
+from fedcommon.formats import Format, FormatOpt
 
-INGEST_EXIT_CODES = (
+INGEST_EXIT_CODES = (  # the numbers are DatasiteExit (fedcommon/exitcodes.py)
     "Exit codes: 0 every image file accepted and uploaded; 10 uploaded, but some files were "
     "rejected (see the report); 2 bad option or environment; 5 site unreachable; 6 login "
     "failed; 11 ingestion impossible (bad labels file, nothing accepted); 12 dataset name "
@@ -114,7 +115,7 @@ def ingest(
         Path | None, typer.Option(help="Where to write ingest-report.csv/.json (default SOURCE).")
     ] = None,
     workers: Annotated[int, typer.Option(help="Decoding processes.")] = min(2, os.cpu_count() or 1),
-    format: Annotated[str, typer.Option(help="table or json.")] = "table",
+    format: FormatOpt = Format.TABLE,
 ) -> None:
     """Ingest a DICOM/PNG export as a de-identified dataset with synthetic mock twins.
 
@@ -136,7 +137,7 @@ def ingest(
         creds = admin_credentials()
         with _progress_bar("decoding") as update:
             outcome = run_ingest(request, creds, progress=update)
-    if format == "json":
+    if format is Format.JSON:
         typer.echo(json.dumps({**outcome.summary, "report": str(outcome.report_json)}))
     else:
         _print_summary(outcome.summary, outcome)

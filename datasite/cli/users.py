@@ -13,6 +13,7 @@ from datasite import users
 from datasite.cli.support import URL_HELP, console, fail_on_error
 from datasite.config import admin_credentials, check_password
 from datasite.errors import ConfigError
+from fedcommon.formats import Format, FormatOpt
 from fedcommon.roles import Role
 
 users_app = typer.Typer(no_args_is_help=True)
@@ -52,12 +53,12 @@ def add(
 @users_app.command("list")
 def list_(
     url: Annotated[str, typer.Option(help=URL_HELP)],
-    format: Annotated[str, typer.Option(help="table or json.")] = "table",
+    format: FormatOpt = Format.TABLE,
 ) -> None:
     """List the site's users and their roles."""
     with fail_on_error():
         people = users.list_people(url, admin_credentials())
-    if format == "json":
+    if format is Format.JSON:
         typer.echo(json.dumps(people, indent=2))
         return
     table = Table("email", "name", "role", title=f"Users of {url}")

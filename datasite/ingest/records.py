@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from datasite.errors import DatasiteError
+from fedcommon.exitcodes import DatasiteExit
 
 
 class Status(StrEnum):
@@ -38,17 +39,17 @@ class Warn(StrEnum):
 class IngestError(DatasiteError):
     """Ingestion cannot go on at all (bad labels file, nothing accepted, bad options)."""
 
-    exit_code = 11
+    exit_code = DatasiteExit.INGEST_IMPOSSIBLE
 
 
 class DatasetExistsError(IngestError):
-    exit_code = 12
+    exit_code = DatasiteExit.DATASET_EXISTS
 
 
 class PhiLeakError(IngestError):
     """--verify found a source identifier in what would be uploaded; nothing was uploaded."""
 
-    exit_code = 13
+    exit_code = DatasiteExit.PHI_FOUND
 
 
 class Rejected(Exception):

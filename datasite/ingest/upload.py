@@ -20,9 +20,10 @@ from datasite.ingest.labels import read_labels
 from datasite.ingest.pipeline import IngestOptions, Progress
 from datasite.ingest.records import DatasetExistsError, PhiLeakError, Status
 from datasite.ingest.verify import VerifyReport, uploaded_strings, verify
+from fedcommon.exitcodes import DatasiteExit
 
 log = logging.getLogger(__name__)
-EXIT_SOME_REJECTED = 10
+EXIT_SOME_REJECTED = DatasiteExit.SOME_FILES_REJECTED
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ def test_researcher_sees_every_sites_assets(federation: Federation) -> None:
 
     images = {r["site"]: r["shape"] for r in rows if r["asset"] == "images"}
     assert images == {name: [24, 1, SIZE, SIZE] for name in NAMES}
+    assert {r["description"] for r in rows} == {"blobs"}  # the text, not syft's class name
 
 
 def test_code_failing_on_mock_is_not_submitted(federation: Federation) -> None:
