@@ -159,6 +159,7 @@ def add_user(
 
 
 def users_table(url: str, admin: AdminCredentials | None = None) -> pd.DataFrame:
+    """The site's accounts (email, name, platform role) as a DataFrame; admins only."""
     import pandas as pd
 
     return pd.DataFrame(users.list_people(url, admin or admin_credentials()))
@@ -232,10 +233,12 @@ def approve(url: str, request_id: str, admin: AdminCredentials | None = None) ->
 
 
 def deny(url: str, request_id: str, reason: str, admin: AdminCredentials | None = None) -> str:
+    """Deny with a reason the researcher sees; returns the request's function name."""
     return decisions.decide(url, admin or admin_credentials(), request_id, "deny", reason)
 
 
 def revoke(url: str, request_id: str, reason: str, admin: AdminCredentials | None = None) -> str:
+    """Withdraw an approval (further executions are refused); returns the function name."""
     return decisions.decide(url, admin or admin_credentials(), request_id, "revoke", reason)
 
 

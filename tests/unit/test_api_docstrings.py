@@ -1,0 +1,24 @@
+"""Every public function and class of the notebook-facing APIs says what it does."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def undocumented(path: Path) -> list[str]:
+    missing = []
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
+            if not ast.get_docstring(node):
+                missing.append(node.name)
+    return missing
+
+
+@pytest.mark.parametrize("module", ["datasite/api.py", "researcher/api.py"])
+def test_public_api_is_documented(module: str) -> None:
+    assert undocumented(ROOT / module) == []
