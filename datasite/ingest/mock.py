@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from datasite.ingest.deid import VENDORS
 from datasite.synth.phantom import render
 from fedcommon.schema import IMAGE_DTYPE, LABEL_DTYPE, METADATA_COLUMNS
 
@@ -21,7 +22,7 @@ Array = NDArray[Any]
 MOCK_VOCABULARY: dict[str, tuple[str, ...]] = {
     "modality": ("CR", "DX"),
     "view_position": ("PA", "AP"),
-    "manufacturer": ("MockVendor A", "MockVendor B", "MockVendor C"),
+    "manufacturer": tuple(name for name, _ in VENDORS),
     "photometric": ("MONOCHROME1", "MONOCHROME2"),
 }
 METADATA_DTYPES: dict[str, str] = {
