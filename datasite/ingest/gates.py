@@ -127,8 +127,8 @@ def check_all(ds: Any, gates: GateOptions) -> str:
     """Run every gate on a DICOM header; returns the (coded) modality."""
     uid = check_sop_class(ds)
     modality = check_modality(ds, uid, gates)
-    check_pixel_header(ds)
     check_burned_in(ds, uid, modality, gates.burned_in)
+    check_pixel_header(ds)
     return modality
 
 

@@ -60,9 +60,6 @@ def trusted_outcome(name: str, tmp: Path) -> RejectReason | None:
         pytest.param("rtplan.dcm", RejectReason.NON_IMAGE_SOP_CLASS, id="rt-plan"),
         pytest.param("waveform_ecg.dcm", RejectReason.NON_IMAGE_SOP_CLASS, id="ecg"),
         pytest.param("liver_1frame.dcm", RejectReason.NON_IMAGE_SOP_CLASS, id="segmentation"),
-        pytest.param("examples_rgb_color.dcm", RejectReason.UNSUPPORTED_PHOTOMETRIC, id="rgb"),
-        pytest.param("examples_palette.dcm", RejectReason.UNSUPPORTED_PHOTOMETRIC, id="palette"),
-        pytest.param("examples_ybr_color.dcm", RejectReason.MULTI_FRAME, id="multi-frame"),
         pytest.param("no_meta.dcm", RejectReason.UNREADABLE, id="no-file-meta"),
         pytest.param("README.txt", RejectReason.UNREADABLE, id="text-file"),
     ],
@@ -77,9 +74,12 @@ def test_pydicom_test_file(name: str, expected: RejectReason | None) -> None:
         pytest.param("image_dfl.dcm", None, id="deflated"),
         pytest.param("JPGExtended.dcm", None, id="jpeg-extended"),
         pytest.param("JPEG-lossy.dcm", RejectReason.DECODE_FAILED, id="broken-jpeg"),
+        pytest.param("examples_rgb_color.dcm", RejectReason.UNSUPPORTED_PHOTOMETRIC, id="rgb"),
+        pytest.param("examples_palette.dcm", RejectReason.UNSUPPORTED_PHOTOMETRIC, id="palette"),
+        pytest.param("examples_ybr_color.dcm", RejectReason.MULTI_FRAME, id="multi-frame"),
     ],
 )
-def test_secondary_capture_decodes_when_its_flag_is_trusted(
+def test_text_bearing_files_are_checked_further_when_their_flag_is_trusted(
     name: str, expected: RejectReason | None, tmp_path: Path
 ) -> None:
     assert trusted_outcome(name, tmp_path) == expected
