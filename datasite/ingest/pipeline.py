@@ -40,7 +40,20 @@ from fedcommon.schema import DEFAULT_IMAGE_SIZE, IMAGE_DTYPE, LABEL_DTYPE, Asset
 Array = NDArray[Any]
 
 SIDECAR_SUFFIXES = frozenset(
-    {".csv", ".json", ".txt", ".md", ".xml", ".log", ".pdf", ".html", ".xlsx", ".yaml", ".yml"}
+    {
+        ".csv",
+        ".json",
+        ".txt",
+        ".md",
+        ".xml",
+        ".log",
+        ".pdf",
+        ".html",
+        ".xlsx",
+        ".yaml",
+        ".yml",
+        ".part",
+    }  # .part: a --dicomweb download cut short
 )
 REPORT_STEM = "ingest-report"
 Progress = Callable[[int, int], None]  # (files done, files to decode)
@@ -197,13 +210,17 @@ def process(
     key: bytes,
     options: IngestOptions,
     progress: Progress | None = None,
+    extra: list[FileRecord] | None = None,
 ) -> IngestResult:
     """Read, gate, decode, de-identify and split every file; build the mock twins.
 
+    ``extra``: records of files never on disk (e.g. not fetched from a PACS) for the report.
     Raises NothingAcceptedError (carrying every file's record) when no file was accepted.
     """
     options.check()
     records, jobs = _triage(source, labels)
+    known = {r.file for r in records} | {rel for _, rel in jobs}
+    records += [r for r in extra or [] if r.file not in known]
     file_options = FileOptions(
         options.size, key, options.collect_phi, options.gates, options.max_pixels
     )

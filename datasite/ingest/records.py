@@ -24,6 +24,7 @@ class RejectReason(StrEnum):
     SYMLINKED_FOLDER = "symlinked_folder"  # a link to a folder inside the source: walked there
     NOT_A_REGULAR_FILE = "not_a_regular_file"  # fifo, socket, device
     UNREADABLE_FOLDER = "unreadable_folder"  # no permission to list it
+    FETCH_FAILED = "fetch_failed"  # --dicomweb: the server would not send this instance
     # reading and decoding
     UNREADABLE = "unreadable"  # neither DICOM nor a PNG/JPEG image
     TRUNCATED = "truncated"  # the file ends before its pixel data does

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from datasite.config import AdminCredentials
-from datasite.ingest import pipeline, report
+from datasite.ingest import dicomweb, pipeline, report
 from datasite.ingest.deid import load_or_create_key
 from datasite.ingest.labels import LabelTable, read_labels
 from datasite.ingest.pipeline import REPORT_STEM, IngestOptions, Progress
@@ -47,6 +47,15 @@ class IngestRequest:
     verify: bool = False
     report_dir: Path | None = None
     classes: tuple[str, ...] | None = None
+    dicomweb: str | None = None  # pull from this DICOMweb root into ``source`` (the cache)
+
+
+@dataclass(frozen=True)
+class Progresses:
+    """Progress callbacks ``(done, total)`` for decoding and, with --dicomweb, fetching."""
+
+    decode: Progress | None = None
+    fetch: Progress | None = None
 
 
 @dataclass
@@ -111,11 +120,24 @@ def _verify(result: pipeline.IngestResult, name: str, description: str) -> Verif
 
 
 def _process(
-    request: IngestRequest, labels: LabelTable, key: bytes, folder: Path, progress: Progress | None
+    request: IngestRequest, labels: LabelTable, key: bytes, folder: Path, progress: Progresses
 ) -> pipeline.IngestResult:
     options = replace(request.options, collect_phi=request.verify)
+    extra = []
+    if request.dicomweb:
+        web = dicomweb.DicomWeb(
+            request.dicomweb, max_bytes=request.options.max_pixels * 4 + (16 << 20)
+        )
+        pulled = dicomweb.pull(web, labels, request.source, progress=progress.fetch)
+        labels, extra = pulled.labels, pulled.records
+        log.info(
+            "fetched %d instance(s) from %s into %s",
+            pulled.fetched,
+            request.dicomweb,
+            request.source,
+        )
     try:
-        return pipeline.process(request.source, labels, key, options, progress)
+        return pipeline.process(request.source, labels, key, options, progress.decode, extra)
     except NothingAcceptedError as err:
         info = report.records_summary(err.records)
         csv_path = report.write_report(err.records, info, folder, Path.cwd())[0]
@@ -142,7 +164,9 @@ class Prepared:
     verify: VerifyReport | None
 
 
-def prepare(request: IngestRequest, key: bytes, progress: Progress | None = None) -> Prepared:
+def prepare(
+    request: IngestRequest, key: bytes, progress: Progresses | Progress | None = None
+) -> Prepared:
     """Labels, processing, summary, --verify and the report; no datasite involved.
 
     The report is written whatever happens once files were looked at (nothing accepted,
@@ -151,7 +175,8 @@ def prepare(request: IngestRequest, key: bytes, progress: Progress | None = None
     labels = read_labels(request.labels_csv, request.classes)
     folder, fell_back = report_folder(request)
     with site_log(folder / f"{REPORT_STEM}.log"):
-        result = _process(request, labels, key, folder, progress)
+        bars = progress if isinstance(progress, Progresses) else Progresses(progress)
+        result = _process(request, labels, key, folder, bars)
     info = report.summary(result, labels.declared)
     description = request.description or report.describe(info, request.options.size)
     checked = _verify(result, request.dataset, description) if request.verify else None
@@ -170,7 +195,7 @@ def prepare(request: IngestRequest, key: bytes, progress: Progress | None = None
 
 
 def ingest(
-    request: IngestRequest, creds: AdminCredentials, progress: Progress | None = None
+    request: IngestRequest, creds: AdminCredentials, progress: Progresses | Progress | None = None
 ) -> IngestOutcome:
     """Run one ingestion; raises a DatasiteError subclass on anything fatal."""
     from datasite.syftio.client import admin_login, upload_dataset
