@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from datasite.ingest import deid, gates, pixels, reading
 from datasite.ingest.gates import GateOptions
 from datasite.ingest.phi import phi_values
-from datasite.ingest.records import Rejected, RejectReason, Warn
+from datasite.ingest.records import DEFAULT_MAX_PIXELS, Rejected, RejectReason, Warn
 
 Array = NDArray[Any]
 
@@ -33,7 +33,7 @@ class FileOptions:
     key: bytes
     collect_phi: bool = False
     gates: GateOptions = field(default_factory=GateOptions)
-    max_pixels: int = reading.DEFAULT_MAX_PIXELS
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
 
 @dataclass

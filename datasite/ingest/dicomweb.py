@@ -13,6 +13,7 @@ Basic auth comes from ``DATASITE_DICOMWEB_USER`` / ``DATASITE_DICOMWEB_PASSWORD`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -200,3 +201,9 @@ def pull(
     by_file |= {key: label for key, label in labels.by_key.items() if key not in matched}
     table = LabelTable(by_file, labels.class_names, "file", labels.declared)
     return Pulled(table, records, fetched)
+
+
+def default_cache(url: str) -> Path:
+    """``~/.cache/datasite/dicomweb/<hash of the URL>``: one resumable cache per server."""
+    digest = hashlib.sha256(url.rstrip("/").encode()).hexdigest()[:12]
+    return Path("~/.cache/datasite/dicomweb").expanduser() / digest

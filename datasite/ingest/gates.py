@@ -9,12 +9,11 @@ and its modality is not one that usually carries text (ultrasound, secondary cap
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from pydicom.uid import UID
 
-from datasite.ingest.records import Rejected, RejectReason
+from datasite.ingest.records import BurnedInPolicy, Rejected, RejectReason
 
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX"})
 TEXT_BEARING_MODALITIES = frozenset({"US", "SC", "XC", "ES", "GM", "SM", "DOC", "OP", "IVUS"})
@@ -35,12 +34,6 @@ SOP_CLASSES: dict[str, frozenset[str]] = {
     "US": frozenset({"1.2.840.10008.5.1.4.1.1.6.1", "1.2.840.10008.5.1.4.1.1.3.1"}),
 }
 PIXEL_BITS = frozenset({8, 16})
-
-
-class BurnedInPolicy(StrEnum):
-    STRICT = "strict"  # header must say NO and the modality must not usually carry text
-    ALLOW_MISSING = "allow-missing"  # no flag counts as NO, for modalities without text
-    TRUST_HEADER = "trust-header"  # NO is believed for every modality (you checked them)
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from datasite.ingest import mock
 from datasite.ingest.decode import FileOptions, FileResult, process_file
 from datasite.ingest.gates import GateOptions
 from datasite.ingest.labels import LabelTable
-from datasite.ingest.reading import DEFAULT_MAX_PIXELS
 from datasite.ingest.records import (
+    DEFAULT_MAX_PIXELS,
     FileRecord,
     IngestError,
     NothingAcceptedError,

@@ -32,7 +32,6 @@ from datasite.ingest.records import Rejected, RejectReason
 
 Array = NDArray[Any]
 
-DEFAULT_MAX_PIXELS = 40_000_000  # e.g. 6300 x 6300: every radiograph, far from a bomb
 DEFER_BYTES = 1 << 20  # values above this (pixel data) are read only when needed
 HEAD_STEPS = (1 << 18, 1 << 21, 1 << 23)  # inflated bytes tried for a deflated header
 HEADER_SLACK = 1 << 20  # inflated bytes allowed beyond the declared pixel data

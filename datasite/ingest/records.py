@@ -7,6 +7,16 @@ from enum import StrEnum
 
 from datasite.errors import DatasiteError
 
+DEFAULT_MAX_PIXELS = 40_000_000  # e.g. 6300 x 6300: every radiograph, far from a bomb
+
+
+class BurnedInPolicy(StrEnum):
+    """When a file may be trusted to carry no text in its pixels (``--burned-in``)."""
+
+    STRICT = "strict"  # header must say NO and the modality must not usually carry text
+    ALLOW_MISSING = "allow-missing"  # no flag counts as NO, for modalities without text
+    TRUST_HEADER = "trust-header"  # NO is believed for every modality (you checked them)
+
 
 class Status(StrEnum):
     ACCEPTED = "accepted"

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from datasite.ingest.decode import FileOptions, process_file
-from datasite.ingest.gates import BurnedInPolicy, GateOptions
-from datasite.ingest.records import RejectReason
+from datasite.ingest.gates import GateOptions
+from datasite.ingest.records import BurnedInPolicy, RejectReason
 from datasite.synth.hostile import deflated_bomb
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"

@@ -36,8 +36,11 @@ class Pacs:
         if parts == ["studies"]:
             return self._json([{"0020000D": {"vr": "UI", "Value": [s]}} for s, _, _ in self.files])
         if len(parts) == 3 and parts[2] == "instances":
-            rows = [{"0020000E": {"vr": "UI", "Value": [se]}, "00080018": {"vr": "UI", "Value": [i]}}
-                    for s, se, i in self.files if s == parts[1]]  # fmt: skip
+            rows = [
+                {"0020000E": {"vr": "UI", "Value": [se]}, "00080018": {"vr": "UI", "Value": [i]}}
+                for s, se, i in self.files
+                if s == parts[1]
+            ]
             return self._json(rows)
         return self._wado(parts[1], parts[3], parts[5])
 
@@ -135,8 +138,8 @@ def test_file_keyed_labels_are_refused_for_a_pacs(pacs: Pacs, tmp_path: Path) ->
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "labels.csv").write_text("SOPInstanceUID,label\n1.2,0\n1.3,1\n")
-    refuse = DicomWeb("http://127.0.0.1:9/dicom-web",
-                      client=httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(404))))  # fmt: skip
+    transport = httpx.MockTransport(lambda request: httpx.Response(404))
+    refuse = DicomWeb("http://127.0.0.1:9/dicom-web", client=httpx.Client(transport=transport))
 
     with pytest.raises(PacsError, match=r"answered 404 to QIDO-RS /studies; check --dicomweb"):
         pull(refuse, read_labels(tmp_path / "labels.csv"), tmp_path / "c")

@@ -13,9 +13,9 @@ from PIL import Image
 
 from datasite.ingest import pipeline
 from datasite.ingest.decode import FileOptions, process_file
-from datasite.ingest.gates import BurnedInPolicy, GateOptions
+from datasite.ingest.gates import GateOptions
 from datasite.ingest.labels import read_labels
-from datasite.ingest.records import NothingAcceptedError, RejectReason, Status
+from datasite.ingest.records import BurnedInPolicy, NothingAcceptedError, RejectReason, Status
 from datasite.synth import SynthConfig, generate_site, preset
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"

@@ -13,8 +13,9 @@ from pathlib import Path
 import pydicom
 import pytest
 
+from datasite.ingest.gates import GateOptions
 from datasite.ingest.pipeline import IngestOptions
-from datasite.ingest.records import IngestError, RejectReason, Status
+from datasite.ingest.records import BurnedInPolicy, IngestError, RejectReason, Status
 from datasite.ingest.split import split_by_patient, tolerance
 from datasite.ingest.upload import IngestRequest, Prepared, prepare
 from datasite.ingest.walk import walk
@@ -112,8 +113,6 @@ def test_a_decoder_failure_is_one_report_line_and_its_traceback_stays_in_the_log
     terminal = io.StringIO()
     root = logging.StreamHandler(terminal)  # what a CLI (or syft) puts on the root logger
     logging.getLogger().addHandler(root)
-    from datasite.ingest.gates import BurnedInPolicy, GateOptions
-
     gates = GateOptions(frozenset({"DX", "NM"}), burned_in=BurnedInPolicy.TRUST_HEADER)
     try:
         ready: Prepared = prepare(request(export, options=IngestOptions(size=16, gates=gates)), KEY)

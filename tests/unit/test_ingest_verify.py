@@ -9,9 +9,10 @@ import pytest
 
 from datasite.ingest import pipeline
 from datasite.ingest.deid import metadata_row, vendor
-from datasite.ingest.gates import BurnedInPolicy, GateOptions
+from datasite.ingest.gates import GateOptions
 from datasite.ingest.labels import read_labels
 from datasite.ingest.phi import phi_values
+from datasite.ingest.records import BurnedInPolicy
 from datasite.ingest.verify import block_message, uploaded_strings, verify
 
 PYDICOM_FILES = Path(pydicom.__file__).parent / "data" / "test_files"
