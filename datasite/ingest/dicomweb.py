@@ -50,7 +50,8 @@ class Instance:
 class Pulled:
     labels: LabelTable  # keyed by the cached files' relative paths
     records: list[FileRecord]  # instances listed but not fetched (unlabelled, failed)
-    fetched: int  # fetched in this run (the rest were already in the cache)
+    fetched: int  # fetched in this run
+    cached: int  # already in the cache from an earlier (perhaps interrupted) run
 
 
 def _value(item: dict[str, Any], tag: str) -> str:
@@ -184,11 +185,13 @@ def pull(
         if y is None
     ]
     by_file: dict[str, int] = {}
-    fetched = 0
+    fetched = cached = 0
     for done, (instance, label) in enumerate(todo, start=1):
         dest = cache / instance.rel
         try:
-            if not dest.exists():
+            if dest.exists():
+                cached += 1
+            else:
                 web.fetch(instance, dest)
                 fetched += 1
             by_file[instance.rel] = int(label)  # type: ignore[arg-type]
@@ -200,7 +203,7 @@ def pull(
     matched = {i.study for i, _ in todo} | {i.sop for i, _ in todo}
     by_file |= {key: label for key, label in labels.by_key.items() if key not in matched}
     table = LabelTable(by_file, labels.class_names, "file", labels.declared)
-    return Pulled(table, records, fetched)
+    return Pulled(table, records, fetched, cached)
 
 
 def default_cache(url: str) -> Path:

@@ -23,6 +23,7 @@ from datasite.ingest.labels import LabelTable, read_labels
 from datasite.ingest.pipeline import REPORT_STEM, IngestOptions, Progress
 from datasite.ingest.records import (
     DatasetExistsError,
+    FileRecord,
     IngestError,
     NothingAcceptedError,
     PhiLeakError,
@@ -119,25 +120,28 @@ def _verify(result: pipeline.IngestResult, name: str, description: str) -> Verif
     return checked
 
 
+def _pull(
+    request: IngestRequest, labels: LabelTable, progress: Progresses
+) -> tuple[LabelTable, list[FileRecord], dict[str, Any]]:
+    """With --dicomweb: fetch into the cache; file-keyed labels, unfetched records, counts."""
+    if not request.dicomweb:
+        return labels, [], {}
+    web = dicomweb.DicomWeb(request.dicomweb, max_bytes=request.options.max_pixels * 4 + (16 << 20))
+    pulled = dicomweb.pull(web, labels, request.source, progress=progress.fetch)
+    log.info("fetched %d instance(s) from %s", pulled.fetched, request.dicomweb)
+    counts = {"fetched": pulled.fetched, "from_cache": pulled.cached,
+              "not_fetched": len(pulled.records), "cache": str(request.source)}  # fmt: skip
+    return pulled.labels, pulled.records, counts
+
+
 def _process(
     request: IngestRequest, labels: LabelTable, key: bytes, folder: Path, progress: Progresses
-) -> pipeline.IngestResult:
+) -> tuple[pipeline.IngestResult, dict[str, Any]]:
     options = replace(request.options, collect_phi=request.verify)
-    extra = []
-    if request.dicomweb:
-        web = dicomweb.DicomWeb(
-            request.dicomweb, max_bytes=request.options.max_pixels * 4 + (16 << 20)
-        )
-        pulled = dicomweb.pull(web, labels, request.source, progress=progress.fetch)
-        labels, extra = pulled.labels, pulled.records
-        log.info(
-            "fetched %d instance(s) from %s into %s",
-            pulled.fetched,
-            request.dicomweb,
-            request.source,
-        )
+    labels, extra, counts = _pull(request, labels, progress)
     try:
-        return pipeline.process(request.source, labels, key, options, progress.decode, extra)
+        result = pipeline.process(request.source, labels, key, options, progress.decode, extra)
+        return result, counts
     except NothingAcceptedError as err:
         info = report.records_summary(err.records)
         csv_path = report.write_report(err.records, info, folder, Path.cwd())[0]
@@ -176,8 +180,8 @@ def prepare(
     folder, fell_back = report_folder(request)
     with site_log(folder / f"{REPORT_STEM}.log"):
         bars = progress if isinstance(progress, Progresses) else Progresses(progress)
-        result = _process(request, labels, key, folder, bars)
-    info = report.summary(result, labels.declared)
+        result, counts = _process(request, labels, key, folder, bars)
+    info = report.summary(result, labels.declared) | ({"dicomweb": counts} if counts else {})
     description = request.description or report.describe(info, request.options.size)
     checked = _verify(result, request.dataset, description) if request.verify else None
     if checked is not None:
