@@ -52,9 +52,11 @@ class FileResult:
 
 def pixel_hash(stored: Array) -> str:
     """Equal for equal decoded values whatever the transfer syntax or byte order."""
-    values = np.ascontiguousarray(stored, dtype="<i4" if stored.dtype.kind in "iub" else "<f4")
-    digest = hashlib.blake2b(values.tobytes(), digest_size=16)
-    digest.update(repr(values.shape).encode())
+    values = np.ascontiguousarray(stored)
+    if values.dtype.byteorder == ">":
+        values = values.astype(values.dtype.newbyteorder("<"))
+    digest = hashlib.blake2b(values.data, digest_size=16)
+    digest.update(f"{values.dtype.kind}{values.dtype.itemsize}{values.shape}".encode())
     return digest.hexdigest()
 
 

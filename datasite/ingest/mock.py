@@ -102,7 +102,8 @@ def nearest_real(
         - 2 * mock_flat @ real_flat.T
     )
     rms = np.sqrt(np.maximum(squared, 0.0) / mock_flat.shape[1])
-    identical = sum(bool((reals == m).all(axis=(1, 2, 3)).any()) for m in mocks)
+    real_bytes = {np.ascontiguousarray(r).tobytes() for r in reals}
+    identical = sum(np.ascontiguousarray(m).tobytes() in real_bytes for m in mocks)
     return {
         "min_rms": round(float(rms.min()), 4),
         "max_correlation": round(float(correlation.max()), 4),
