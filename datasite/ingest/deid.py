@@ -1,7 +1,11 @@
-"""De-identification: an allow-list metadata row and a pseudonymous patient key.
+"""De-identification: a metadata row of coded values only, and a pseudonymous patient key.
 
-Nothing from a source header reaches the uploaded metadata unless its field is on the
-allow-list below. Patients are keyed by ``HMAC-SHA256(site secret, PatientID)``, printed as
+No header text is copied: every string column is chosen from a fixed vocabulary in this
+module (vendors, modalities, view positions, photometric interpretations, body parts) with
+"other" for anything unknown, so an institution name hiding in Manufacturer cannot reach the
+upload. Numbers (bits, rows, columns, spacing) are parsed as numbers.
+
+Patients are keyed by ``HMAC-SHA256(site secret, PatientID)``, printed as
 ``P`` + 12 digits: stable within one site (same key file), meaningless elsewhere.
 
 The site secret is 32 random bytes in a key file (default ``~/.config/datasite/pseudonym.key``
@@ -15,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -26,6 +31,32 @@ from datasite.ingest.pixels import first_value
 KEY_FILE_ENV = "DATASITE_PSEUDONYM_KEY_FILE"
 DEFAULT_KEY_FILE = Path("~/.config/datasite/pseudonym.key")
 KEY_DIGITS = 12
+OTHER = "other"
+# (vendor as uploaded, word sequences that identify it in a Manufacturer string)
+VENDORS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Fujifilm", ("fujifilm", "fuji")),
+    ("Agfa", ("agfa", "agfa gevaert")),
+    ("GE", ("ge", "g e", "gehc", "general electric")),
+    ("Philips", ("philips",)),
+    ("Siemens", ("siemens",)),
+    ("Carestream", ("carestream", "kodak")),
+    ("Canon", ("canon", "toshiba")),
+    ("Konica Minolta", ("konica", "minolta")),
+    ("Samsung", ("samsung",)),
+    ("Shimadzu", ("shimadzu",)),
+    ("Hologic", ("hologic",)),
+    ("Varian", ("varian",)),
+)
+MODALITIES = frozenset(
+    {"CR", "DX", "MG", "CT", "MR", "US", "NM", "PT", "XA", "RF", "OT", "SC", "IO", "PX"}
+)
+VIEW_POSITIONS = frozenset({"PA", "AP", "LL", "RL", "LLD", "RLD", "LAT", "LATERAL", "OBLIQUE"})
+PHOTOMETRICS = frozenset({"MONOCHROME1", "MONOCHROME2"})
+BODY_PARTS = frozenset(
+    {"CHEST", "ABDOMEN", "PELVIS", "HEAD", "SKULL", "NECK", "SPINE", "CSPINE", "TSPINE",
+     "LSPINE", "HAND", "WRIST", "ARM", "ELBOW", "SHOULDER", "HIP", "KNEE", "LEG", "ANKLE",
+     "FOOT", "BREAST", "EXTREMITY", "WHOLEBODY"}
+)  # fmt: skip
 
 
 def default_key_file() -> Path:
@@ -75,13 +106,42 @@ def _spacing(ds: Any) -> float:
     return float("nan")
 
 
+def _words(text: str) -> str:
+    return " " + " ".join(re.findall(r"[a-z0-9]+", text.casefold())) + " "
+
+
+def vendor(manufacturer: str) -> str:
+    """A Manufacturer string -> a vendor from VENDORS ("other" when none matches, "" if empty)."""
+    if not manufacturer.strip():
+        return ""
+    words = _words(manufacturer)
+    for name, patterns in VENDORS:
+        if any(f" {pattern} " in words for pattern in patterns):
+            return name
+    return OTHER
+
+
+def coded(value: Any, vocabulary: frozenset[str]) -> str:
+    """A coded header value if it is in ``vocabulary``, "other" if not, "" when absent."""
+    text = str(value or "").strip().upper()
+    if not text:
+        return ""
+    return text if text in vocabulary else OTHER
+
+
+def controlled_terms() -> frozenset[str]:
+    """Every string this module can put in a metadata cell (verify ignores them)."""
+    vendors = {name for name, _ in VENDORS}
+    return frozenset({OTHER, *vendors, *MODALITIES, *VIEW_POSITIONS, *PHOTOMETRICS, *BODY_PARTS})
+
+
 def metadata_row(ds: Any) -> dict[str, Any]:
-    """The allow-listed, non-identifying header fields of one DICOM image."""
+    """The coded, non-identifying header fields of one DICOM image."""
     return {
-        "modality": str(ds.get("Modality", "") or ""),
-        "view_position": str(ds.get("ViewPosition", "") or ""),
-        "manufacturer": str(ds.get("Manufacturer", "") or ""),
-        "photometric": str(ds.get("PhotometricInterpretation", "") or ""),
+        "modality": coded(ds.get("Modality"), MODALITIES),
+        "view_position": coded(ds.get("ViewPosition"), VIEW_POSITIONS),
+        "manufacturer": vendor(str(ds.get("Manufacturer", "") or "")),
+        "photometric": coded(ds.get("PhotometricInterpretation"), PHOTOMETRICS),
         "bits_stored": int(ds.get("BitsStored", 0) or 0),
         "rows": int(ds.get("Rows", 0) or 0),
         "columns": int(ds.get("Columns", 0) or 0),

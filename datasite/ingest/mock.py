@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
 
+from datasite.ingest.deid import VENDORS
 from datasite.synth.phantom import render
 from fedcommon.schema import IMAGE_DTYPE, LABEL_DTYPE, METADATA_COLUMNS
 
@@ -21,7 +22,7 @@ Array = NDArray[Any]
 MOCK_VOCABULARY: dict[str, tuple[str, ...]] = {
     "modality": ("CR", "DX"),
     "view_position": ("PA", "AP"),
-    "manufacturer": ("MockVendor A", "MockVendor B", "MockVendor C"),
+    "manufacturer": tuple(name for name, _ in VENDORS),
     "photometric": ("MONOCHROME1", "MONOCHROME2"),
 }
 METADATA_DTYPES: dict[str, str] = {
@@ -101,7 +102,8 @@ def nearest_real(
         - 2 * mock_flat @ real_flat.T
     )
     rms = np.sqrt(np.maximum(squared, 0.0) / mock_flat.shape[1])
-    identical = sum(bool((reals == m).all(axis=(1, 2, 3)).any()) for m in mocks)
+    real_bytes = {np.ascontiguousarray(r).tobytes() for r in reals}
+    identical = sum(np.ascontiguousarray(m).tobytes() in real_bytes for m in mocks)
     return {
         "min_rms": round(float(rms.min()), 4),
         "max_correlation": round(float(correlation.max()), 4),

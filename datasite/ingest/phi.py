@@ -66,16 +66,36 @@ def _is_phi(element: Any, in_phi_sequence: bool) -> bool:
     )
 
 
-def phi_values(ds: Any, in_phi_sequence: bool = False) -> set[str]:
-    """Every identifying string in ``ds`` (PN values also split into their components)."""
-    found: set[str] = set()
-    for element in ds:
+def tag_name(element: Any) -> str:
+    """``PatientName (0010,0010)``; private elements as ``private (0029,1010)``."""
+    tag = f"({element.tag.group:04X},{element.tag.element:04X})"
+    if element.tag.is_private:
+        return f"private {tag}"
+    return f"{element.keyword or 'unknown'} {tag}"
+
+
+def phi_values(ds: Any, in_phi_sequence: bool = False, path: str = "") -> dict[str, str]:
+    """Every identifying string in ``ds`` -> the tag it came from (``Seq > Tag (g,e)``).
+
+    PN values are also split into their components; nested sequences and private blocks
+    are walked. The first tag a value was met in names it.
+    """
+    found: dict[str, str] = {}
+    for tag in list(ds.keys()):
+        raw = ds.get_item(tag, keep_deferred=True)
+        if raw is None or (raw.value is None and raw.length):
+            continue  # a deferred large value (pixel data): binary, and not to be loaded
+        element = ds[tag]
+        where = f"{path}{tag_name(element)}"
         if element.VR == "SQ":
             inner = in_phi_sequence or element.keyword in PHI_SEQUENCES or element.tag.is_private
             for item in element.value:
-                found |= phi_values(item, inner)
+                for value, source in phi_values(item, inner, f"{where} > ").items():
+                    found.setdefault(value, source)
         elif element.VR in TEXT_VRS and _is_phi(element, in_phi_sequence):
             if element.tag.is_private_creator:
                 continue  # names a vendor's block, not a person
-            found.update(s for s in _strings(element.value) if s)
+            for value in _strings(element.value):
+                if value:
+                    found.setdefault(value, where)
     return found

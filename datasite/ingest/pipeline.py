@@ -7,8 +7,9 @@ and validation by patient (all of one patient's images on one side).
 
 from __future__ import annotations
 
-import hashlib
+import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -22,32 +23,61 @@ from numpy.typing import NDArray
 
 from datasite.ingest import mock
 from datasite.ingest.decode import FileOptions, FileResult, process_file
-from datasite.ingest.labels import LabelTable, normalise
-from datasite.ingest.records import FileRecord, IngestError, RejectReason, Status
+from datasite.ingest.gates import GateOptions
+from datasite.ingest.labels import LabelTable
+from datasite.ingest.records import (
+    DEFAULT_MAX_PIXELS,
+    FileRecord,
+    IngestError,
+    NothingAcceptedError,
+    RejectReason,
+    Status,
+)
+from datasite.ingest.split import split_by_patient
+from datasite.ingest.walk import walk
 from fedcommon.schema import DEFAULT_IMAGE_SIZE, IMAGE_DTYPE, LABEL_DTYPE, AssetName
 
 Array = NDArray[Any]
 
 SIDECAR_SUFFIXES = frozenset(
-    {".csv", ".json", ".txt", ".md", ".xml", ".log", ".pdf", ".html", ".xlsx", ".yaml", ".yml"}
+    {
+        ".csv",
+        ".json",
+        ".txt",
+        ".md",
+        ".xml",
+        ".log",
+        ".pdf",
+        ".html",
+        ".xlsx",
+        ".yaml",
+        ".yml",
+        ".part",
+    }  # .part: a --dicomweb download cut short
 )
 REPORT_STEM = "ingest-report"
 Progress = Callable[[int, int], None]  # (files done, files to decode)
+DEFAULT_WORKERS = 1  # measured: benchmarks/ingest.py (one worker is fastest on 2 shared cores)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class IngestOptions:
     size: int = DEFAULT_IMAGE_SIZE
     val_fraction: float = 0.2
-    workers: int = 1
+    workers: int = DEFAULT_WORKERS
     collect_phi: bool = False
     mock_seed: int | None = None
+    gates: GateOptions = field(default_factory=GateOptions)
+    max_pixels: int = DEFAULT_MAX_PIXELS
 
     def check(self) -> None:
         if not 16 <= self.size <= 1024:
             raise IngestError(f"--size {self.size} must be between 16 and 1024 (e.g. 128).")
         if not 0.0 <= self.val_fraction < 0.9:
             raise IngestError(f"--val-fraction {self.val_fraction} must be in [0, 0.9).")
+        if self.max_pixels < 64 * 64:
+            raise IngestError(f"--max-pixels {self.max_pixels} is too small (e.g. 40000000).")
 
 
 @dataclass
@@ -66,28 +96,28 @@ class IngestResult:
     mock_train: Split
     mock_val: Split | None
     nearest: dict[str, float | int]
-    phi: set[str] = field(default_factory=set)
+    phi: dict[str, str] = field(default_factory=dict)  # value -> source tag (local only)
     labels_without_file: list[str] = field(default_factory=list)
+    split_warnings: list[str] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)  # coded facts for the description
 
     def count(self, status: Status) -> int:
         return sum(record.status is status for record in self.records)
 
 
 def list_files(source: Path) -> list[tuple[Path, str]]:
-    """Every regular file under ``source`` (hidden ones included), sorted by relative path."""
-    if not source.is_dir():
-        raise IngestError(f"Source folder {source} does not exist or is not a folder.")
-    found = [(p, normalise(str(p.relative_to(source)))) for p in source.rglob("*") if p.is_file()]
-    return sorted(found, key=lambda item: item[1])
+    """Every regular file under ``source`` (links inside it read through), by relative path."""
+    return [(entry.path, entry.rel) for entry in walk(source) if entry.problem is None]
 
 
-def _triage(
-    files: list[tuple[Path, str]], labels: LabelTable
-) -> tuple[list[FileRecord], list[tuple[str, str]]]:
-    """Skip sidecar files, reject unlabelled ones; the rest become decoding jobs."""
+def _triage(source: Path, labels: LabelTable) -> tuple[list[FileRecord], list[tuple[str, str]]]:
+    """Walk problems and sidecar files are listed; unlabelled files rejected; rest decoded."""
     records, jobs = [], []
-    for path, rel in files:
-        if path.suffix.lower() in SIDECAR_SUFFIXES or path.name.startswith(REPORT_STEM):
+    for entry in walk(source):
+        path, rel = entry.path, entry.rel
+        if entry.problem is not None:
+            records.append(FileRecord(rel, Status.REJECTED, entry.problem, entry.detail))
+        elif path.suffix.lower() in SIDECAR_SUFFIXES or path.name.startswith(REPORT_STEM):
             records.append(FileRecord(rel, Status.SKIPPED, "not_an_image_file"))
         elif rel not in labels.by_file:
             records.append(FileRecord(rel, Status.REJECTED, RejectReason.MISSING_LABEL))
@@ -117,42 +147,43 @@ def _tick(result: FileResult, progress: Progress | None, done: int, total: int) 
     return result
 
 
-def split_by_patient(patient_keys: list[str], val_fraction: float) -> Array:
-    """A boolean ``is_val`` mask: whole patients, in a keyed-hash order, about the fraction."""
-    target = round(val_fraction * len(patient_keys))
-    order = sorted(set(patient_keys), key=lambda k: hashlib.sha256(k.encode()).hexdigest())
-    keys = np.array(patient_keys, dtype=object)
-    is_val = np.zeros(len(patient_keys), dtype=bool)
-    for key in order:
-        if is_val.sum() >= target:
-            break
-        candidate = is_val | (keys == key)
-        if candidate.all():
-            break
-        is_val = candidate
-    return is_val
+def _duplicate(result: FileResult, seen: set[str]) -> None:
+    if result.reason is not None:
+        return
+    if result.fingerprint and result.fingerprint in seen:
+        result.reason, result.detail = RejectReason.DUPLICATE_SOP_INSTANCE, "same SOP instance"
+    elif result.pixel_hash in seen:
+        result.reason, result.detail = RejectReason.DUPLICATE_PIXELS, "same decoded image"
+    else:
+        seen.update(h for h in (result.fingerprint, result.pixel_hash) if h)
 
 
 def _collect(
     results: Iterator[FileResult], labels: LabelTable, records: list[FileRecord]
 ) -> list[FileResult]:
-    accepted, seen = [], set()
+    accepted: list[FileResult] = []
+    seen: set[str] = set()
     for result in results:
-        if result.reason is None and result.fingerprint and result.fingerprint in seen:
-            dup = RejectReason.DUPLICATE_FILE
-            if not result.fingerprint.startswith("sha256:"):
-                dup = RejectReason.DUPLICATE_SOP_INSTANCE
-            result.reason, result.detail = dup, "same as an earlier file"
-        label = labels.by_file[result.rel]
+        _duplicate(result, seen)
         if result.reason is not None:
+            log.info("rejected %s: %s (%s)", result.rel, result.reason, result.detail)
             records.append(FileRecord(result.rel, Status.REJECTED, result.reason, result.detail))
             continue
-        seen.add(result.fingerprint)
         record = FileRecord(result.rel, Status.ACCEPTED, warnings=list(result.warnings))
-        record.label = label
+        record.label = labels.by_file[result.rel]
         records.append(record)
         accepted.append(result)
     return accepted
+
+
+def _facts(accepted: list[FileResult]) -> dict[str, Any]:
+    metas = [r.meta or {} for r in accepted]
+    return {
+        "modalities": dict(sorted(Counter(str(m["modality"]) for m in metas).items())),
+        "body_parts": dict(sorted(Counter(r.body_part or "not stated" for r in accepted).items())),
+        "rows": [min(int(m["rows"]) for m in metas), max(int(m["rows"]) for m in metas)],
+        "columns": [min(int(m["columns"]) for m in metas), max(int(m["columns"]) for m in metas)],
+    }
 
 
 def _split(accepted: list[FileResult], labels: LabelTable, mask: Array) -> Split:
@@ -179,21 +210,36 @@ def process(
     key: bytes,
     options: IngestOptions,
     progress: Progress | None = None,
+    extra: list[FileRecord] | None = None,
 ) -> IngestResult:
-    """Read, check, decode, de-identify and split every file; build the mock twins."""
+    """Read, gate, decode, de-identify and split every file; build the mock twins.
+
+    ``extra``: records of files never on disk (e.g. not fetched from a PACS) for the report.
+    Raises NothingAcceptedError (carrying every file's record) when no file was accepted.
+    """
     options.check()
-    records, jobs = _triage(list_files(source), labels)
-    file_options = FileOptions(options.size, key, options.collect_phi)
+    records, jobs = _triage(source, labels)
+    known = {r.file for r in records} | {rel for _, rel in jobs}
+    records += [r for r in extra or [] if r.file not in known]
+    file_options = FileOptions(
+        options.size, key, options.collect_phi, options.gates, options.max_pixels
+    )
     results = list(_run_jobs(jobs, file_options, options.workers, progress))
-    phi = {value for result in results for value in result.phi}
+    phi: dict[str, str] = {}
+    for result in results:
+        for value, tag in result.phi.items():
+            phi.setdefault(value, tag)
     accepted = _collect(iter(results), labels, records)
+    records.sort(key=lambda r: r.file)
     if not accepted:
-        raise IngestError(
+        raise NothingAcceptedError(
             f"No file under {source} was accepted ({len(records)} seen); see the report "
-            "for each file's reason. Nothing was uploaded."
+            "for each file's reason. Nothing was uploaded.",
+            records,
         )
-    is_val = split_by_patient([str((r.meta or {})["patient_key"]) for r in accepted],
-                              options.val_fraction)  # fmt: skip
+    is_val, split_warnings = split_by_patient(
+        [str((r.meta or {})["patient_key"]) for r in accepted], options.val_fraction
+    )
     _mark_splits(records, accepted, is_val)
     train = _split(accepted, labels, ~is_val)
     val = _split(accepted, labels, is_val) if is_val.any() else None
@@ -202,7 +248,7 @@ def process(
     mock_val = _mock_of(val, labels.class_names, rng) if val is not None else None
     seen = {rel for _, rel in jobs} | {r.file for r in records}
     return IngestResult(
-        records=sorted(records, key=lambda r: r.file),
+        records=records,
         class_names=labels.class_names,
         train=train,
         val=val,
@@ -211,6 +257,8 @@ def process(
         nearest=mock.nearest_real(mock_train.images, train.images, rng),
         phi=phi,
         labels_without_file=sorted(set(labels.by_file) - seen),
+        split_warnings=split_warnings,
+        facts=_facts(accepted),
     )
 
 

@@ -21,27 +21,52 @@ log = logging.getLogger(__name__)
 CSV_COLUMNS = ("file", "status", "reason", "detail", "warnings", "split", "label")
 
 
-def summary(result: IngestResult) -> dict[str, Any]:
-    """Counts by status, reason and warning; split sizes; class counts; mock distance."""
-    rejected = Counter(r.reason for r in result.records if r.status is Status.REJECTED)
-    warnings = Counter(w for r in result.records for w in r.warnings)
+def records_summary(records: list[FileRecord]) -> dict[str, Any]:
+    """Counts by status, rejection reason and warning (also when nothing was accepted)."""
+    rejected = Counter(r.reason for r in records if r.status is Status.REJECTED)
+    warnings = Counter(w for r in records for w in r.warnings)
+    return {
+        "files": len(records),
+        "accepted": sum(r.status is Status.ACCEPTED for r in records),
+        "rejected": sum(r.status is Status.REJECTED for r in records),
+        "skipped": sum(r.status is Status.SKIPPED for r in records),
+        "rejected_by_reason": dict(sorted(rejected.items())),
+        "warnings": dict(sorted(warnings.items())),
+    }
+
+
+def summary(result: IngestResult, classes_declared: bool = False) -> dict[str, Any]:
+    """Records summary plus split sizes and warnings, classes, ingested facts, mock distance."""
     val_n = 0 if result.val is None else len(result.val.labels)
     classes = Counter(int(y) for y in result.train.labels)
     if result.val is not None:
         classes.update(int(y) for y in result.val.labels)
     return {
-        "files": len(result.records),
-        "accepted": result.count(Status.ACCEPTED),
-        "rejected": result.count(Status.REJECTED),
-        "skipped": result.count(Status.SKIPPED),
-        "rejected_by_reason": dict(sorted(rejected.items())),
-        "warnings": dict(sorted(warnings.items())),
+        **records_summary(result.records),
         "train": len(result.train.labels),
         "val": val_n,
-        "classes": {result.class_names[k]: v for k, v in sorted(classes.items())},
+        "split_warnings": list(result.split_warnings),
+        "classes": {name: classes.get(k, 0) for k, name in enumerate(result.class_names)},
+        "classes_declared": classes_declared,
+        "ingested": result.facts,
         "labels_without_file": len(result.labels_without_file),
         "mock_nearest_real": result.nearest,
     }
+
+
+def describe(info: dict[str, Any], size: int) -> str:
+    """A dataset description generated from what was ingested (coded facts and counts only)."""
+    facts = info["ingested"]
+    modalities = ", ".join(f"{m} {n}" for m, n in facts["modalities"].items())
+    parts = ", ".join(f"{p} {n}" for p, n in facts["body_parts"].items())
+    classes = ", ".join(f"{c} {n}" for c, n in info["classes"].items())
+    (r0, r1), (c0, c1) = facts["rows"], facts["columns"]
+    return (
+        f"De-identified images by modality: {modalities}; body part: {parts}. "
+        f"{info['train']} train + {info['val']} validation images, {size}x{size} px uint8, "
+        f"from sources of {r0}-{r1} rows x {c0}-{c1} columns. Classes: {classes}. "
+        "Mock twins are synthetic."
+    )
 
 
 def _write(directory: Path, records: list[FileRecord], info: dict[str, Any]) -> tuple[Path, Path]:

@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 def undocumented(path: Path) -> list[str]:
     missing = []
     for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef) and not node.name.startswith("_"):
-            if not ast.get_docstring(node):
-                missing.append(node.name)
+        public = isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name[0] != "_"
+        if public and not ast.get_docstring(node):
+            missing.append(node.name)
     return missing
 
 
