@@ -7,7 +7,7 @@ import io
 import logging
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
@@ -94,17 +94,20 @@ def dataset(client: Any, site: str, name: str) -> Any:
         ) from None
 
 
-def site_assets(client: Any, site: str, name: str) -> dict[str, Any]:
-    """The four assets the site function binds, by asset name."""
+def site_assets(
+    client: Any, site: str, name: str, inputs: Sequence[str] = SITE_ASSETS
+) -> dict[str, Any]:
+    """The assets the experiment binds (its ``inputs``), by asset name."""
     found = dataset(client, site, name)
     available = {str(asset.name): asset for asset in found.assets}
-    missing = [str(a) for a in SITE_ASSETS if a not in available]
+    missing = [str(a) for a in inputs if a not in available]
     if missing:
         raise NotFoundError(
-            f"Site {site}: dataset '{name}' lacks the assets {missing} (has "
-            f"{sorted(available)}); ask the site admin to ingest it with a validation split."
+            f"Site {site}: dataset '{name}' lacks the assets {missing} named in the "
+            f"experiment's inputs (it has {sorted(available)}); drop them from 'inputs' or "
+            "ask the site admin to ingest them (a validation split: --val-fraction)."
         )
-    return {str(a): available[a] for a in SITE_ASSETS}
+    return {str(a): available[a] for a in inputs}
 
 
 def mock_arrays(assets: Mapping[str, Any]) -> dict[str, Any]:

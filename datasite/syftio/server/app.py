@@ -48,6 +48,9 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
         deployment_type="remote",
         log_level=logging.WARNING,
     )
+    from datasite.syftio.server import requests as request_facts
+
+    request_facts.use_code_environment(settings.data_dir)
     hooks.install(worker, settings.audit_dir)  # audit trail: datasite/syftio/hooks.py
     return worker
 

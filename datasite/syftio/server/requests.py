@@ -7,12 +7,24 @@ for admins and compliance). Runs inside the datasite process only.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
+from datasite import codeenv
 from datasite.review.findings import Finding, code_diff, function_stem, normalized_hash, worst
 from datasite.review.risk import risk_report
 
 log = logging.getLogger(__name__)
+_code_env_dir: list[Path] = []  # the site's data dir, set once at start (use_code_environment)
+
+
+def use_code_environment(data_dir: Path) -> None:
+    """Check every request's imports against the code environment kept in ``data_dir``."""
+    _code_env_dir[:] = [Path(data_dir)]
+
+
+def _allowed_modules() -> frozenset[str] | None:
+    return frozenset(codeenv.allowed_names(_code_env_dir[0])) if _code_env_dir else None
 
 
 def root_context(worker: Any) -> Any:
@@ -94,7 +106,8 @@ def code_facts(worker: Any, code: Any, assets: dict[str, dict[str, Any]]) -> dic
     bound = bindings(code, assets)
     asset_args = {arg for arg, b in bound.items() if b["kind"] == "asset"}
     try:
-        findings = [f.model_dump(mode="json") for f in risk_report(code.raw_code, asset_args)]
+        report = risk_report(code.raw_code, asset_args, _allowed_modules())
+        findings = [f.model_dump(mode="json") for f in report]
         digest = normalized_hash(code.raw_code)
     except Exception as err:  # noqa: BLE001 - unparseable code is itself a finding
         findings = [{"severity": "high", "category": "parse", "line": 0, "message": str(err)}]
