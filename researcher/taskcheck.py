@@ -80,11 +80,11 @@ def _run_child(scratch: Path, timeout_s: float) -> dict[str, Any]:
 
 def _message(task: SiteTask, result: Mapping[str, Any]) -> str:
     where = f"\n  at {task.where(int(result['line']))}" if result.get("line") else ""
-    site = f"site {result['site']}: " if result.get("site") else ""
-    step = f"'{result['step']}' " if result.get("step") else ""
+    site = f" of site {result['site']}" if result.get("site") else ""
+    step = f" ('{result['step']}' step)" if result.get("step") else ""
     return (
-        f"The task {task.name} failed the contract check on the mock data ({site}{step}step): "
-        f"{result['problem']}{where}\nFix the task and submit again; nothing was submitted."
+        f"The task {task.name} failed on the mock data{site}{step}: {result['problem']}"
+        f"{where}\nFix the task and submit again; nothing was submitted."
     )
 
 

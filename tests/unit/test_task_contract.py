@@ -76,7 +76,7 @@ def test_a_task_loads_from_a_file_and_names_its_lines(tmp_path: Path) -> None:
             "{good}:other",
             r"has no function 'other' \(functions there: \['linear'\]\)",
             id="missing-function",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_a_task_that_cannot_be_loaded_says_why(tmp_path: Path, spec: str, message: str) -> None:
@@ -173,7 +173,7 @@ def test_a_wrong_task_is_stopped_with_the_problem_and_its_line(
         check_task(load_task(spec), MOCKS, {"seed": 0})
 
     message = str(caught.value)
-    assert f"site north: '{step}' step" in message
+    assert f"failed on the mock data of site north ('{step}' step)" in message
     assert __import__("re").search(problem, message), message
     assert f"my_task.py line {line_of(spec, line_text)}:" in message
 
