@@ -115,7 +115,7 @@ def test_multiclass_task_trains_through_two_sites(two_sites: Sites, tmp_path: Pa
     exp_file = two_sites.experiment(
         "multiclass", f'dataset = "cxr3"\nlr = 0.01\nlocal_epochs = 5\n'
         f'task = "{TASKS / "multiclass.py"}:multiclass_task"\n'
-        f"[task_config]\nnum_classes = 3\nimage_size = {SIZE}\nwidth = 8\naugment = true\n",
+        f"[task_config]\nnum_classes = 3\nimage_size = {SIZE}\nwidth = 16\naugment = true\n",
     )  # fmt: skip
     submitted = two_sites.cli("submit", "--experiment", str(exp_file), "--format", "json")
     assert submitted.returncode == 0, submitted.stderr
