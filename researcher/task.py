@@ -71,7 +71,9 @@ def _split_spec(spec: str) -> tuple[Path, str]:
         )
     file_part, name = spec.rsplit(":", 1)
     path = Path(file_part)
-    return (path if path.is_absolute() else REPO_ROOT / path), name
+    if path.is_absolute() or path.exists():  # relative: to the working directory first
+        return path.resolve(), name
+    return REPO_ROOT / path, name  # then to the repository (the built-in examples)
 
 
 def load_task(spec: str = "") -> SiteTask:
