@@ -69,7 +69,7 @@ class OutputSchema(BaseModel):
     def problems(self, reply: Mapping[str, Any]) -> list[str]:
         """Every way ``reply`` departs from this schema (empty when it conforms)."""
         step = "train" if "weights" in reply else "evaluate"
-        found = reply_problems(reply, step, allow_nan=True)
+        found = reply_problems(reply, step)
         weights = reply.get("weights")
         if isinstance(weights, Mapping):
             found += self._weight_problems(weights)
@@ -91,10 +91,11 @@ class OutputSchema(BaseModel):
         return found
 
 
-def reply_problems(reply: Any, step: str, allow_nan: bool = False) -> list[str]:
+def reply_problems(reply: Any, step: str, allow_nan: bool = True) -> list[str]:
     """Every way ``reply`` (what the task returned for ``step``) breaks the contract.
-    ``allow_nan``: a NaN metric means "undefined here" (an AUC on a one-class split); the
-    local check on mock data refuses it, a site's egress check may let it through."""
+    Metrics must be finite; NaN means "undefined here" (an AUC on a split holding one class,
+    as small mock splits often do) and is allowed unless ``allow_nan`` is False. The
+    coordinator skips NaN when it averages metrics."""
     if not isinstance(reply, Mapping):
         return [f"the task returned a {type(reply).__name__}, not a dict"]
     found: list[str] = []
