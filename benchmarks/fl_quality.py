@@ -29,7 +29,9 @@ from datasite.synth import SynthConfig, generate_site, preset
 from researcher.config import ExperimentConfig, ModelConfig
 from researcher.coordinator import Coordinator
 from researcher.inmemory import InMemorySite, initial_weights
-from researcher.site_code import federated_step
+from researcher.task import load_task
+
+federated_step = load_task().fn  # the built-in CNN task (examples/tasks/cnn.py)
 
 CACHE = Path("out/bench-fl")
 KEY = b"fl-quality-benchmark-key-0123456789"
@@ -109,8 +111,8 @@ def alone(train: Data, val: Data) -> dict[str, float]:
     cfg = experiment(local_epochs=ROUNDS * LOCAL_EPOCHS, rounds=1).site_config()
     data = {"images": train["images"], "labels": train["labels"]}
     data |= {"val_images": val["val_images"], "val_labels": val["val_labels"]}
-    weights = federated_step(**data, weights={}, task="train", round_index=1, config=cfg)["weights"]
-    metrics = federated_step(**data, weights=weights, task="evaluate", round_index=1, config=cfg)
+    weights = federated_step(data, {}, "train", 1, cfg)["weights"]
+    metrics = federated_step(data, weights, "evaluate", 1, cfg)
     return scores(metrics["metrics"])
 
 

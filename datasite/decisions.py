@@ -13,6 +13,7 @@ from typing import Any
 from datasite.config import AdminCredentials
 from datasite.errors import AuthError, ConfigError
 from datasite.review.facts import DryRunResult, RequestFacts, RequestList, RequestStatus
+from datasite.review.findings import ReviewError
 from datasite.siteclient import SiteAPI
 
 STATUSES = tuple(s.value for s in RequestStatus)
@@ -70,6 +71,16 @@ def record_review(
     return f"review recorded in the audit log (seq {seq})"
 
 
+def _refuse_outside_environment(facts: RequestFacts) -> None:
+    outside = [f for f in facts.risk.findings if f.category == "environment"]
+    if outside:
+        lines = "; ".join(f"line {f.line}: {f.message}" for f in outside)
+        raise ReviewError(
+            f"Cannot approve {facts.function}: {lines}. Deny it (the researcher sees your "
+            "reason), or allow the module first (datasite env allow --data-dir DIR NAME)."
+        )
+
+
 def decide(url: str, creds: AdminCredentials, request_id: str, action: str, reason: str) -> str:
     """``approve`` / ``deny`` / ``revoke`` a request (admins only); returns its function name.
 
@@ -82,4 +93,6 @@ def decide(url: str, creds: AdminCredentials, request_id: str, action: str, reas
         raise ConfigError(f"Unknown decision '{action}': use one of {', '.join(ACTIONS)}.")
     if action != "approve" and not reason.strip():
         raise ConfigError("--reason must say why (the researcher sees it); it is empty.")
+    if action == "approve":
+        _refuse_outside_environment(request_facts(url, creds, request_id))
     return run_decision(url, creds, request_id, action, reason.strip())

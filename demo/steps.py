@@ -47,7 +47,8 @@ def run(tool: str, *args: str, env: dict[str, str], quiet: bool = False) -> str:
     result = subprocess.run(
         [sys.executable, "-m", tool, *args], env=env, text=True, capture_output=True
     )
-    if result.returncode not in (0, 10):  # ingest: 10 = uploaded, some files rejected
+    partial_ok = (10,) if args[:1] == ("ingest",) else ()  # 10 = uploaded, some files rejected
+    if result.returncode not in (0, *partial_ok):  # (elsewhere 10 is a refused submission)
         console.print(result.stdout + result.stderr, markup=False, highlight=False)
         raise StepFailed(f"`{tool} {' '.join(args[:2])}` exited with {result.returncode}")
     if not quiet:

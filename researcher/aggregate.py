@@ -1,8 +1,13 @@
-"""Federated averaging as pure functions: no I/O, no syft, no torch.
+"""Federated averaging as pure functions over any state dict: no I/O, no syft, no torch.
 
-The coordinator checks every reply against the global model, then averages the weights with
-each site's sample count as its weight (McMahan et al. 2017). FedProx changes only the local
-objective at the sites, so it aggregates the same way.
+The coordinator checks every reply against the global model (same keys, shapes, float32),
+then averages each entry with each site's sample count as its weight (McMahan et al. 2017).
+FedProx changes only the local objective at the sites, so it aggregates the same way.
+
+Integer buffers: the exchange format is float32 throughout, so a task sends counters such as
+BatchNorm's ``num_batches_tracked`` as float32 too. Entries whose name ends in one of
+:data:`COUNTER_SUFFIXES` are averaged the same way and then rounded to the nearest whole
+number, so they stay counts (a task casts them back with ``.long()`` when loading).
 """
 
 from __future__ import annotations
@@ -14,13 +19,18 @@ import numpy as np
 
 from fedcommon.weights import WEIGHT_DTYPE, Array, Weights, WeightsError, validate
 
+COUNTER_SUFFIXES = ("num_batches_tracked",)
 
-def weighted_average(updates: Sequence[tuple[Mapping[str, Array], int]]) -> Weights:
-    """Sample-weighted mean of ``(weights, n_samples)`` pairs, computed in float64.
+
+def weighted_average(
+    updates: Sequence[tuple[Mapping[str, Array], int]], sites: Sequence[str] | None = None
+) -> Weights:
+    """Sample-weighted mean of ``(weights, n_samples)`` pairs, computed in float64;
+    counters (:data:`COUNTER_SUFFIXES`) rounded to whole numbers.
 
     Raises:
         WeightsError: no updates, a negative count, a zero total count, or updates whose keys,
-            shapes or dtypes disagree.
+            shapes or dtypes disagree (naming the site, from ``sites``, and the key).
     """
     if not updates:
         raise WeightsError("No site updates to average: every site failed or was skipped.")
@@ -33,21 +43,31 @@ def weighted_average(updates: Sequence[tuple[Mapping[str, Array], int]]) -> Weig
             f"The sites reported {counts} training samples in total 0: nothing to average. "
             "Check that each site's training split is not empty."
         )
+    names = list(sites) if sites is not None else [f"update {i + 1}" for i in range(len(updates))]
     reference = updates[0][0]
-    for weights, _ in updates:
-        check_consistent(weights, reference)
+    for (weights, _), site in zip(updates, names, strict=True):
+        check_consistent(weights, reference, site=f"{site} (against {names[0]})")
     averaged: Weights = {}
     for name in reference:
         acc = np.zeros(np.shape(reference[name]), dtype=np.float64)
         for weights, n in updates:
             acc += np.asarray(weights[name], dtype=np.float64) * (n / total)
+        if name.endswith(COUNTER_SUFFIXES):
+            acc = np.asarray(np.round(acc))
         averaged[name] = acc.astype(WEIGHT_DTYPE)
     return averaged
 
 
-def check_consistent(weights: Mapping[str, Array], reference: Mapping[str, Array]) -> None:
+def check_consistent(
+    weights: Mapping[str, Array], reference: Mapping[str, Array], site: str = ""
+) -> None:
     """Same keys, shapes and float32 dtype as ``reference`` (the global model)."""
-    validate(weights, reference={k: np.asarray(v) for k, v in reference.items()})
+    try:
+        validate(weights, reference={k: np.asarray(v) for k, v in reference.items()})
+    except WeightsError as err:
+        if not site:
+            raise
+        raise WeightsError(f"Site {site}: {err.message}") from None
 
 
 def weighted_metrics(results: Sequence[tuple[Mapping[str, float], int]]) -> dict[str, float]:

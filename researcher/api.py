@@ -4,10 +4,14 @@ from researcher import api
 fed = api.connect(api.load_sites("sites.toml"))       # log in to every site
 api.list_datasets(fed)                                  # datasets and assets per site
 exp = api.load_experiment("experiment.toml")
-api.dry_run(fed, exp)                                   # the site function on each mock
-api.submit(fed, exp)                                    # dry run, then a request per site
+api.check(fed, exp)                                     # the task's contract check on each mock
+api.submit(fed, exp)                                    # imports + contract check, then requests
 api.status(fed, exp)                                    # pending / approved / denied, budget
 api.train(fed, exp, "runs/first")                       # the coordinator (resumes)
+
+Every call that needs the site task takes ``task=``: a function defined in a notebook cell
+(``def my_task(data, weights, task, round_index, config): ...``); without it, the task the
+experiment names (``task = "file.py:fn"``, default the built-in CNN). See researcher.task.
 """
 
 from __future__ import annotations
@@ -18,14 +22,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedcommon.code_env import CodeEnvironment
+from fedcommon.task_schema import OutputSchema
+from researcher import siteenv, taskcheck
 from researcher.config import ExperimentConfig, SitesConfig, load_experiment, load_sites
 from researcher.coordinator import Coordinator, Progress
-from researcher.errors import ResearcherError, SubmissionError, TrainingError
+from researcher.errors import ResearcherError, SubmissionError, TaskError, TrainingError
 from researcher.inmemory import initial_weights
-from researcher.site_code import federated_step
+from researcher.task import SiteTask, TaskFn, import_problems, resolve, static_problems
 
 __all__ = [
     "Federation",
+    "check",
+    "code_environments",
     "connect",
     "dry_run",
     "list_datasets",
@@ -45,13 +54,14 @@ class Federation:
     sites: SitesConfig
     clients: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] | None = None  # where the credential variables were read
 
 
 def connect(sites: SitesConfig, env: Mapping[str, str] | None = None) -> Federation:
     """Log in to every site; a site that fails is listed in ``errors`` with the reason."""
     from researcher.syftio import client
 
-    fed = Federation(sites)
+    fed = Federation(sites, env=env)
     for site in sites.sites:
         try:
             fed.clients[site.name] = client.connect(site, env)
@@ -75,64 +85,90 @@ def list_datasets(fed: Federation) -> list[dict[str, Any]]:
 def _assets(fed: Federation, site: str, experiment: ExperimentConfig) -> dict[str, Any]:
     from researcher.syftio import client
 
-    return client.site_assets(fed.clients[site], site, experiment.dataset)
+    return client.site_assets(fed.clients[site], site, experiment.dataset, experiment.inputs)
 
 
-def dry_run(fed: Federation, experiment: ExperimentConfig) -> dict[str, dict[str, float]]:
-    """Run the site function locally on each site's mock data: one training and one
-    evaluation call. Returns the mock validation metrics per site.
+def code_environments(fed: Federation) -> dict[str, CodeEnvironment]:
+    """What each reachable site lets tasks import (module -> version)."""
+    entries = {site.name: site for site in fed.sites.sites}
+    return {name: siteenv.fetch(entries[name], fed.env) for name in fed.clients}
+
+
+def check(
+    fed: Federation, experiment: ExperimentConfig, task: TaskFn | SiteTask | None = None
+) -> tuple[OutputSchema, dict[str, dict[str, float]]]:
+    """The contract check, before anything is sent: the task's signature and outside names,
+    its imports against every site's code environment, then ``init`` / one tiny ``train`` /
+    ``evaluate`` on every site's mock data in a separate process. Returns the declared output
+    schema and each site's mock evaluation metrics.
 
     Raises:
-        SubmissionError: with the local error, naming the site whose mock made it fail.
+        TaskError: naming the problem, the site and the line of the task.
     """
     from researcher.syftio import client
 
-    config = experiment.site_config()
-    results = {}
-    for site in fed.clients:
-        mock = client.mock_arrays(_assets(fed, site, experiment))
-        try:
-            trained = federated_step(**mock, weights={}, task="train", round_index=1, config=config)
-            scored = federated_step(
-                **mock, weights=trained["weights"], task="evaluate", round_index=1, config=config
-            )
-        except Exception as err:  # any failure on mock stops the submission
-            raise SubmissionError(
-                f"Site {site}: the site function failed on the mock data "
-                f"({type(err).__name__}: {err}). Fix the experiment before submitting."
-            ) from err
-        results[site] = scored["metrics"]
-    return results
+    found = resolve(experiment.task, task)
+    problems = static_problems(found)
+    problems += import_problems(found, list(code_environments(fed).values()))
+    if problems:
+        raise TaskError(
+            f"The task {found.name} breaks the contract; nothing was submitted:\n"
+            + "\n".join(f"- {p}" for p in problems)
+        )
+    mocks = {site: client.mock_arrays(_assets(fed, site, experiment)) for site in fed.clients}
+    return taskcheck.check_task(found, mocks, experiment.site_config())
 
 
-def submit(fed: Federation, experiment: ExperimentConfig) -> dict[str, str]:
-    """Dry-run on every mock, then create the code request at every site."""
+def dry_run(
+    fed: Federation, experiment: ExperimentConfig, task: TaskFn | SiteTask | None = None
+) -> dict[str, dict[str, float]]:
+    """The contract check (:func:`check`); returns the mock validation metrics per site."""
+    return check(fed, experiment, task)[1]
+
+
+def submit(
+    fed: Federation, experiment: ExperimentConfig, task: TaskFn | SiteTask | None = None
+) -> dict[str, str]:
+    """Check the task (:func:`check`), then create the code request at every site, with the
+    declared output schema bound for the site's egress policy."""
     from researcher.syftio import code
 
     _require_all(fed)
-    dry_run(fed, experiment)
+    found = resolve(experiment.task, task)
+    schema, _ = check(fed, experiment, found)
     return {
-        site: code.submit(handle, site, _assets(fed, site, experiment), experiment)
+        site: code.submit(handle, site, _assets(fed, site, experiment), experiment, found, schema)
         for site, handle in fed.clients.items()
     }
 
 
-def status(fed: Federation, experiment: ExperimentConfig | None = None) -> list[dict[str, Any]]:
+def status(
+    fed: Federation,
+    experiment: ExperimentConfig | None = None,
+    task: TaskFn | SiteTask | None = None,
+) -> list[dict[str, Any]]:
     """Per site and function: status (pending / approved / denied / not submitted /
     unreachable), the admin's reason, and executions used of the approved budget. Without
     ``experiment``, every function this researcher submitted there."""
     from researcher.syftio import code
 
     rows = []
+    site_task = resolve(experiment.task, task) if experiment else None
     for site, handle in fed.clients.items():
-        found = [code.status(handle, experiment)] if experiment else code.all_status(handle)
+        found = (
+            [code.status(handle, experiment, site_task)] if experiment else code.all_status(handle)
+        )
         rows += [{"site": site, **row} for row in found]
     rows += [{"site": s, "status": "unreachable", "reason": r} for s, r in fed.errors.items()]
     return rows
 
 
 def train(
-    fed: Federation, experiment: ExperimentConfig, out: Path | str, progress: Progress | None = None
+    fed: Federation,
+    experiment: ExperimentConfig,
+    out: Path | str,
+    progress: Progress | None = None,
+    task: TaskFn | SiteTask | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) federated training over every reachable site; returns the summary.
 
@@ -146,12 +182,13 @@ def train(
             f"Only {len(fed.clients)} site(s) reachable, min_sites={experiment.min_sites}: "
             f"{fed.errors}"
         )
+    found = resolve(experiment.task, task)
     sites = [
-        SyftSite(name, handle, _assets(fed, name, experiment), experiment)
+        SyftSite(name, handle, _assets(fed, name, experiment), experiment, found)
         for name, handle in fed.clients.items()
     ]
     coordinator = Coordinator(sites, experiment, Path(out), progress)
-    return coordinator.run(initial_weights(experiment.site_config()))
+    return coordinator.run(initial_weights(experiment.site_config(), found))
 
 
 def _require_all(fed: Federation) -> None:

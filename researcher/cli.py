@@ -66,7 +66,8 @@ def datasets(sites: SitesOpt, fmt: FormatOpt = Format.TABLE) -> None:
 
 @app.command()
 def submit(sites: SitesOpt, experiment: ExpOpt, fmt: FormatOpt = Format.TABLE) -> None:
-    """Run the site function on each site's mock data, then request approval at every site."""
+    """Check the task (imports, then a tiny run on each site's mock data), then request
+    approval at every site."""
     from researcher import api
 
     _setup_logging()
@@ -81,6 +82,43 @@ def submit(sites: SitesOpt, experiment: ExpOpt, fmt: FormatOpt = Format.TABLE) -
         for site, what in result.items()
     ]
     _show(rows, fmt, f"code requests for {exp.name}")
+
+
+@app.command()
+def check(sites: SitesOpt, experiment: ExpOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """Check the experiment's task (imports against every site's code environment, then
+    init / one tiny train / evaluate on every site's mock data); submits nothing."""
+    from researcher import api
+
+    _setup_logging()
+    try:
+        exp = api.load_experiment(experiment)
+        fed = api.connect(api.load_sites(sites))
+        schema, metrics = api.check(fed, exp)
+    except PlatformError as err:
+        raise _fail(err) from None
+    rows = [{"site": site, **values} for site, values in metrics.items()]
+    _show(rows, fmt, f"task passes the contract; mock metrics for {exp.name}")
+    if fmt is Format.TABLE:
+        console.print(f"declared output: {len(schema.weights)} weights, metrics "
+                      f"{list(schema.metrics)}, at most {schema.max_bytes} bytes")  # fmt: skip
+
+
+@app.command()
+def env(sites: SitesOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """What each site lets task code import (module and version)."""
+    from researcher import api
+
+    _setup_logging()
+    try:
+        fed = api.connect(api.load_sites(sites))
+        found = api.code_environments(fed)
+    except PlatformError as err:
+        raise _fail(err) from None
+    rows = [{"site": site, "module": module, "version": version}
+            for site, published in found.items()
+            for module, version in sorted(published.modules.items())]  # fmt: skip
+    _show(rows, fmt, "code environments")
 
 
 @app.command()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fedcommon import sites_file
-from fedcommon.schema import DEFAULT_IMAGE_SIZE
+from fedcommon.schema import DEFAULT_IMAGE_SIZE, AssetName
 from researcher.errors import ConfigError
 
 SiteConfig = sites_file.SiteEntry
@@ -45,9 +45,20 @@ class ModelConfig(_Frozen):
     norm: Literal["batch", "group"] = "batch"
 
 
+DEFAULT_INPUTS = (AssetName.IMAGES, AssetName.LABELS, AssetName.VAL_IMAGES, AssetName.VAL_LABELS)
+# Settings every task receives in ``config`` (the built-in CNN uses them all); [task_config]
+# adds the task's own and may not redefine these.
+PLATFORM_SETTINGS = ("optimizer", "lr", "batch_size", "local_epochs", "seed", "algorithm", "mu")
+
+
 class ExperimentConfig(_Frozen):
     name: str
     dataset: str
+    # "path/to/file.py:function", relative to the experiment file; "" = the built-in CNN
+    # (examples/tasks/cnn.py:cnn_task). See researcher.task for the contract.
+    task: str = ""
+    task_config: dict[str, Any] = Field(default_factory=dict)
+    inputs: tuple[AssetName, ...] = DEFAULT_INPUTS
     model: ModelConfig = ModelConfig()
     optimizer: Literal["sgd", "adam"] = "adam"
     lr: float = Field(default=1e-3, gt=0)
@@ -71,12 +82,31 @@ class ExperimentConfig(_Frozen):
             )
         return name
 
+    @field_validator("task_config")
+    @classmethod
+    def _own_keys(cls, table: dict[str, Any]) -> dict[str, Any]:
+        clash = sorted(set(table) & {*PLATFORM_SETTINGS, "model"})
+        if clash:
+            raise ValueError(
+                f"{clash} are experiment settings every task receives; set them at the top "
+                "of the experiment file, not in [task_config]"
+            )
+        return table
+
+    @field_validator("inputs")
+    @classmethod
+    def _some_inputs(cls, inputs: tuple[AssetName, ...]) -> tuple[AssetName, ...]:
+        if not inputs or len(set(inputs)) != len(inputs):
+            raise ValueError(f"list each asset once, at least one (got {list(inputs)})")
+        return inputs
+
     def site_config(self) -> dict[str, Any]:
-        """The constant configuration bound into the site function (the admin sees it)."""
+        """The task's ``config`` argument, bound as a constant (the admin sees it): the
+        platform settings, the [model] table, and the task's own [task_config] table."""
         return {
             "model": self.model.model_dump(),
-            **self.model_dump(include={"optimizer", "lr", "batch_size", "local_epochs"}),
-            **self.model_dump(include={"seed", "algorithm", "mu"}),
+            **self.model_dump(include=set(PLATFORM_SETTINGS)),
+            **self.task_config,
         }
 
     @property
@@ -94,8 +124,13 @@ class ExperimentConfig(_Frozen):
         """The syft function's name: unique per experiment and per version of its content
         (syft resolves ``client.code.<name>`` to the first version submitted under a name)."""
         payload = json.dumps(self.site_config(), sort_keys=True) + source
-        payload += json.dumps([self.dataset, self.execution_budget])
+        payload += json.dumps([self.dataset, self.execution_budget, list(self.inputs)])
         return f"fl_{self.name}_{hashlib.sha256(payload.encode()).hexdigest()[:8]}"
+
+
+def _resolved(experiment_file: Path, task: str) -> str:
+    file_part, function = task.rsplit(":", 1)
+    return f"{(Path(experiment_file).resolve().parent / file_part)}:{function}"
 
 
 def _read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -122,7 +157,11 @@ def load_sites(path: Path) -> SitesConfig:
 
 
 def load_experiment(path: Path) -> ExperimentConfig:
+    """Parse ``experiment.toml``; a relative ``task`` path becomes relative to its folder."""
     raw = _read_toml(path, "experiment")
+    task = str(raw.get("task", ""))
+    if task and ":" in task and not Path(task.rsplit(":", 1)[0]).is_absolute():
+        raw["task"] = _resolved(path, task)
     try:
         return ExperimentConfig(**raw)
     except ValidationError as err:

@@ -112,7 +112,7 @@ class Coordinator:
         updates = [
             (aggregate.require(reply.weights), reply.n_samples) for reply in trained.values()
         ]
-        state.weights = aggregate.weighted_average(updates)
+        state.weights = aggregate.weighted_average(updates, sites=list(trained))
         train_wall = time.perf_counter() - started
         evaluated = self._phase(state, round_index, "evaluate", state.weights)
         wall = time.perf_counter() - started

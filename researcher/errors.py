@@ -75,3 +75,7 @@ class TrainingError(ResearcherError):
     """Training cannot go on: too few sites left, or the output folder holds another run."""
 
     exit_code = ResearcherExit.TRAINING
+
+
+class TaskError(SubmissionError):
+    """A site task that cannot be loaded, or that breaks the contract (researcher.task)."""

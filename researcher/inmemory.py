@@ -1,19 +1,19 @@
-"""Sites that run the site function in this process on arrays held in memory.
+"""Sites that run a site task in this process on arrays held in memory.
 
-The same ``federated_step`` that is shipped to hospitals runs here, so the unit tests and the
-quality benchmark exercise the real training code without any server.
+The same task function that is shipped to hospitals runs here (by default the built-in CNN,
+``examples/tasks/cnn.py``), so the unit tests and the quality benchmark exercise the real
+training code without any server.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from fedcommon.weights import Array, Weights
 from researcher.site import Reply
-from researcher.site_code import federated_step
+from researcher.task import SiteTask, load_task
 
 
 @dataclass
@@ -26,19 +26,16 @@ class InMemorySite:
     val_images: Array
     val_labels: Array
     config: dict[str, Any]
+    task: SiteTask | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. metadata / val_metadata
 
     def _call(self, weights: Weights, task: str, round_index: int) -> Reply:
-        raw = federated_step(
-            images=self.images,
-            labels=self.labels,
-            val_images=self.val_images,
-            val_labels=self.val_labels,
-            weights=weights,
-            task=task,
-            round_index=round_index,
-            config=self.config,
-        )
-        return Reply.from_plain(raw)
+        site_task = self.task or load_task()
+        data = {"images": self.images, "labels": self.labels, "val_images": self.val_images,
+                "val_labels": self.val_labels, **self.extra}  # fmt: skip
+        started = time.perf_counter()
+        raw = site_task.fn(data, weights, task, round_index, self.config)
+        return Reply.from_plain({**raw, "compute_seconds": time.perf_counter() - started})
 
     def train(self, weights: Weights, round_index: int) -> Reply:
         return self._call(weights, "train", round_index)
@@ -47,9 +44,8 @@ class InMemorySite:
         return self._call(weights, "evaluate", round_index)
 
 
-def initial_weights(config: dict[str, Any]) -> Weights:
-    """The seeded initial global model, built by the site function itself (no data used)."""
-    empty = np.zeros((0,), dtype=np.uint8)
-    raw = federated_step(empty, empty, empty, empty, {}, "init", 0, config)
+def initial_weights(config: dict[str, Any], task: SiteTask | None = None) -> Weights:
+    """The seeded initial global model, built by the task itself (``init``: no data used)."""
+    raw = (task or load_task()).fn({}, {}, "init", 0, config)
     weights: Weights = raw["weights"]
     return weights

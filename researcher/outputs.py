@@ -26,8 +26,10 @@ ROW_FIELDS = (
 
 
 def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """One row per site call; the columns a task's own metrics add come after the usual."""
+    extra = sorted({key for row in rows for key in row} - set(ROW_FIELDS))
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=ROW_FIELDS, extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=[*ROW_FIELDS, *extra], extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -66,22 +68,28 @@ def write_all(out: Path, state: RunState, experiment: dict[str, Any], planned: i
 
 
 def plot_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Validation loss, accuracy and AUC per round: the global model and each site."""
+    """Each validation metric per round (loss, accuracy and AUC for the built-in CNN; a
+    task's own metrics otherwise): the global model and each site."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     evals = [r for r in rows if r["phase"] == "evaluate" and r["status"] == "ok"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for axis, metric in zip(axes, ("loss", "accuracy", "auc"), strict=True):
+    names = {key for row in evals for key in row} - set(ROW_FIELDS[:8])
+    usual = ("loss", "accuracy", "auc")
+    metrics = [m for m in usual if m in names] + sorted(names - set(usual)) or ["loss"]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.8), squeeze=False)
+    for axis, metric in zip(axes[0], metrics, strict=True):
         for site in sorted({r["site"] for r in evals}, key=lambda s: (s != "global", s)):
-            points = [(r["round"], r[metric]) for r in evals if r["site"] == site]
+            points = [(r["round"], r[metric]) for r in evals if r["site"] == site and metric in r]
+            if not points:
+                continue
             style = {"linewidth": 2.5, "color": "black"} if site == "global" else {"alpha": 0.7}
             axis.plot(*zip(*points, strict=True), marker="o", label=site, **style)
         axis.set(title=f"validation {metric}", xlabel="round")
         axis.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

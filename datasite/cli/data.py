@@ -97,13 +97,18 @@ def synth(
         float | None, typer.Option(help="Override the preset's share of opacities.")
     ] = None,
     noise: Annotated[float | None, typer.Option(help="Override the preset's noise.")] = None,
+    multiclass: Annotated[
+        bool, typer.Option(help="Labels normal / pneumonia / effusion instead of normal / opacity.")
+    ] = False,
 ) -> None:
     """Write a seeded synthetic hospital export: chest radiograph DICOM files with fake PHI,
     labels.csv (file,label,label_name) and phi_values.json (every fake identifier written)."""
     from datasite.synth import SynthConfig, generate_site, preset
 
     with fail_on_error():
-        config = SynthConfig(out, site, n, seed, preset(shift, prevalence, noise), rows=rows)
+        config = SynthConfig(
+            out, site, n, seed, preset(shift, prevalence, noise), rows=rows, multiclass=multiclass
+        )
         with _progress_bar("writing DICOM files") as update:
             done = [0]
 
@@ -113,7 +118,7 @@ def synth(
 
             made = generate_site(config, progress=tick)
     console.print(
-        f"Wrote {made.files} files ({made.positives} labelled opacity, {made.patients} "
+        f"Wrote {made.files} files ({made.positives} labelled abnormal, {made.patients} "
         f"patients) to {made.out}; labels in {made.labels_csv.name}."
     )
 

@@ -46,10 +46,13 @@ def mock_labels(labels: Array, rng: np.random.Generator) -> Array:
 
 
 def mock_images(labels: Array, size: int, rng: np.random.Generator) -> Array:
-    """Phantom radiographs, ``N x 1 x size x size`` uint8; a lesion where the label is > 0."""
+    """Phantom radiographs, ``N x 1 x size x size`` uint8: a lesion where the label is 1 or
+    above 2, an effusion where it is 2 (the multi-class synthetic set's classes)."""
     images = np.empty((len(labels), 1, size, size), dtype=IMAGE_DTYPE)
     for i, label in enumerate(labels):
-        unit = render(rng, size, size, lesion=bool(label > 0), noise=0.02)
+        finding = "effusion" if label == 2 else ""
+        unit = render(rng, size, size, lesion=bool(label > 0 and not finding), noise=0.02,
+                      finding=finding)  # fmt: skip
         images[i, 0] = np.round(unit * 255.0).astype(IMAGE_DTYPE)
     return images
 

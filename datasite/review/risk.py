@@ -143,13 +143,35 @@ def _node_findings(node: ast.AST) -> list[Finding]:
     return []
 
 
-def risk_report(code: str, asset_args: set[str] | None = None) -> list[Finding]:
+ENVIRONMENT = "environment"  # the category of an import the site does not allow
+
+
+def _environment_findings(body: list[ast.AST], allowed: frozenset[str]) -> list[Finding]:
+    imports = [node for stmt in body for node in ast.walk(stmt)
+               if isinstance(node, ast.Import | ast.ImportFrom)]  # fmt: skip
+    out = []
+    for node in imports:
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else ["." if node.level else node.module or "."])  # fmt: skip
+        for name in names:
+            if name.split(".")[0] not in allowed:
+                message = f"imports {name}, outside this site's code environment (refused)"
+                out.append(finding(node, Severity.HIGH, ENVIRONMENT, message))
+    return out
+
+
+def risk_report(
+    code: str, asset_args: set[str] | None = None, allowed: frozenset[str] | None = None
+) -> list[Finding]:
     """Every risky construct in ``code``, worst first. ``asset_args``: the parameters bound
-    to assets (default: every parameter of the first function)."""
+    to assets (default: every parameter of the first function). ``allowed``: the modules of
+    the site's code environment; an import outside it is a high finding that blocks approval."""
     tree = parse(code)
     fn = function_def(tree)
     body: list[ast.AST] = list(fn.body) if fn else list(tree.body)
     findings = [f for stmt in body for node in ast.walk(stmt) for f in _node_findings(node)]
+    if allowed is not None:
+        findings += _environment_findings(body, allowed)
     if fn is not None:
         params = {a.arg for a in fn.args.args + fn.args.kwonlyargs}
         findings += leak_findings(fn, params if asset_args is None else asset_args & params)

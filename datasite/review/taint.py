@@ -38,13 +38,14 @@ def _name(func: ast.expr) -> str:
     return ""
 
 
+# A nested function's summary: (its return leaks through closures alone, its parameters in
+# order, the parameters through which a tainted argument reaches its return).
+Summary = tuple[bool, tuple[str, ...], frozenset[str]]
+
+
 class _Taint:
-    def __init__(
-        self, tainted: set[str], helpers: dict[str, tuple[bool, bool]] | None = None
-    ) -> None:
+    def __init__(self, tainted: set[str], helpers: dict[str, Summary] | None = None) -> None:
         self.tainted = set(tainted)
-        # Nested functions: name -> (its return leaks through closures alone, its return
-        # leaks when called with tainted arguments).
         self.helpers = {} if helpers is None else helpers
 
     def leaks(self, node: ast.AST | None) -> bool:
@@ -76,8 +77,14 @@ class _Taint:
             return False
         args = [*node.args, *(k.value for k in node.keywords)]
         if isinstance(func, ast.Name) and func.id in self.helpers:
-            by_closure, by_args = self.helpers[func.id]
-            return by_closure or (by_args and any(self.leaks(a) for a in args))
+            by_closure, params, leaky = self.helpers[func.id]
+            passed = list(zip(params, node.args, strict=False))
+            passed += [(k.arg or "**", k.value) for k in node.keywords]
+            unknown = any(isinstance(a, ast.Starred) for a in node.args)
+            return by_closure or any(
+                (unknown or name in leaky or name == "**") and self.leaks(value)
+                for name, value in passed
+            )
         return any(self.leaks(a) for a in args)
 
     def _comp_leaks(
@@ -139,13 +146,11 @@ def _params(fn: ast.FunctionDef) -> set[str]:
     return {a.arg for a in every if a is not None}
 
 
-def _spread(
-    fn: ast.FunctionDef, tainted: set[str], helpers: dict[str, tuple[bool, bool]]
-) -> _Taint:
+def _spread(fn: ast.FunctionDef, tainted: set[str], helpers: dict[str, Summary]) -> _Taint:
     """Taint of ``fn``'s own names, with nested functions summarised (closures included)."""
-    taint = _Taint(tainted, helpers)
-    for _ in range(4):  # summaries and taint feed each other; they only grow
-        nodes = _own_nodes(fn)
+    nodes = _own_nodes(fn)
+    for _ in range(4):  # summaries and taint feed each other: recompute until they settle
+        taint = _Taint(tainted, helpers)  # afresh: a call taints until its summary is known
         while any([taint.step(node) for node in nodes]):
             pass
         summaries = {inner.name: _summary(inner, taint.tainted, helpers) for inner in _nested(fn)}
@@ -155,13 +160,17 @@ def _spread(
     return taint
 
 
-def _summary(
-    inner: ast.FunctionDef, outer: set[str], helpers: dict[str, tuple[bool, bool]]
-) -> tuple[bool, bool]:
+def _summary(inner: ast.FunctionDef, outer: set[str], helpers: dict[str, Summary]) -> Summary:
     params = _params(inner)
     by_closure = _returns_leak(_spread(inner, outer - params, dict(helpers)), inner)
-    by_args = _returns_leak(_spread(inner, outer | params, dict(helpers)), inner)
-    return by_closure, by_args
+    leaky = frozenset(
+        p
+        for p in params
+        if _returns_leak(_spread(inner, (outer - params) | {p}, dict(helpers)), inner)
+    )
+    args = inner.args
+    ordered = tuple(a.arg for a in [*args.posonlyargs, *args.args])
+    return by_closure, ordered, leaky
 
 
 def _returns_leak(taint: _Taint, fn: ast.FunctionDef) -> bool:

@@ -25,6 +25,7 @@ from datasite.synth.shifts import SiteShift
 Array = NDArray[Any]
 
 CLASS_NAMES = ("normal", "opacity")
+MULTICLASS_NAMES = ("normal", "pneumonia", "effusion")  # --classes multiclass
 LABELS_FILE = "labels.csv"
 PHI_FILE = "phi_values.json"
 FILES_PER_FOLDER = 500
@@ -41,6 +42,11 @@ class SynthConfig:
     rows: int = 512
     label_noise: float = 0.03
     repeat_fraction: float = 0.1
+    multiclass: bool = False  # normal / pneumonia (focal opacity) / effusion (basal fluid)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return MULTICLASS_NAMES if self.multiclass else CLASS_NAMES
 
 
 @dataclass(frozen=True)
@@ -92,14 +98,17 @@ def _choice(rng: np.random.Generator, options: tuple[str, ...]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def acquisition(rng: np.random.Generator, cfg: SynthConfig, lesion: bool) -> header.Acquisition:
+def acquisition(
+    rng: np.random.Generator, cfg: SynthConfig, lesion: bool, finding: str = ""
+) -> header.Acquisition:
     """Draw one file's acquisition (pixels included) from the site's shift."""
     s = cfg.shift
     modality = _choice(rng, ("CR", "DX")) if s.modality == "mixed" else s.modality
     photometric = "MONOCHROME1" if rng.random() < s.monochrome1_fraction else "MONOCHROME2"
     bits = int(s.bits_stored[int(rng.integers(len(s.bits_stored)))])
     cols = 2 * round(cfg.rows * s.aspect / 2)
-    stored = _stored(phantom.render(rng, cfg.rows, cols, lesion, s.noise), photometric, bits)
+    pixels = phantom.render(rng, cfg.rows, cols, lesion, s.noise, finding)
+    stored = _stored(pixels, photometric, bits)
     slope, intercept = s.rescale
     syntaxes, weights = zip(*s.transfer_syntaxes, strict=True)
     p = np.asarray(weights) / np.sum(weights)
@@ -130,13 +139,19 @@ def _write_one(cfg: SynthConfig, index: int, patient_id: int, log: header.PhiLog
     rng = np.random.default_rng([cfg.seed, 1, index])
     lesion = bool(rng.random() < cfg.shift.prevalence)
     label = int(lesion) ^ int(rng.random() < cfg.label_noise)
+    finding = ""
+    if cfg.multiclass:  # abnormal cases split evenly; label noise moves to another class
+        truth = int(rng.integers(1, 3)) if lesion else 0
+        noisy = rng.random() < cfg.label_noise
+        label = (truth + int(rng.integers(1, 3))) % 3 if noisy else truth
+        finding, lesion = phantom.FINDINGS[truth], False
     site_code = cfg.site[:3].upper()
     who = phi.patient(
         np.random.default_rng([cfg.seed, 2, patient_id]), cfg.shift.charset, site_code
     )
     institution = phi.HOSPITALS[int(hashlib.sha256(cfg.site.encode()).digest()[0]) % 5]
     visit = phi.visit(rng, cfg.shift.charset, institution)
-    ds = header.build(acquisition(rng, cfg, lesion), who, visit, org_root(cfg.site), log)
+    ds = header.build(acquisition(rng, cfg, lesion, finding), who, visit, org_root(cfg.site), log)
     path = cfg.out / relative_path(index)
     path.parent.mkdir(parents=True, exist_ok=True)
     ds.save_as(path, enforce_file_format=True)
@@ -155,7 +170,7 @@ def generate_site(cfg: SynthConfig, progress: Callable[[int], None] | None = Non
     rows = []
     for index, patient_id in enumerate(patients):
         label = _write_one(cfg, index, patient_id, log)
-        rows.append((relative_path(index), label, CLASS_NAMES[label]))
+        rows.append((relative_path(index), label, cfg.class_names[label]))
         if progress:
             progress(1)
     labels_csv = cfg.out / LABELS_FILE
@@ -165,5 +180,5 @@ def generate_site(cfg: SynthConfig, progress: Callable[[int], None] | None = Non
         writer.writerows(rows)
     phi_json = cfg.out / PHI_FILE
     phi_json.write_text(json.dumps(sorted(set(log.values)), ensure_ascii=False, indent=1))
-    positives = sum(row[1] for row in rows)
+    positives = sum(1 for row in rows if row[1] > 0)
     return SynthSummary(cfg.out, cfg.n, positives, len(set(patients)), labels_csv, phi_json)

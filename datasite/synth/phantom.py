@@ -106,16 +106,54 @@ def _lesion(rng: np.random.Generator, x: Array, y: Array, lungs: Array) -> Array
     return out
 
 
+def _effusion(rng: np.random.Generator, x: Array, y: Array, a: Anatomy) -> Array:
+    """Fluid at the base of one lung: a bright layer below a level that rises laterally
+    (the meniscus), blunting the costophrenic angle."""
+    side = -1.0 if rng.random() < 0.5 else 1.0
+    lung = _ellipse(x, y, side * 0.34, -0.08, a.lung_width, a.lung_height)
+    level = float(rng.uniform(-0.05, 0.15)) - 0.8 * np.abs(x - side * 0.34) ** 2
+    layer = np.clip((y - level) / 0.04, 0.0, 1.0)
+    out: Array = float(rng.uniform(0.36, 0.46)) * layer * np.clip(lung * 2.0, 0.0, 1.0)
+    return out
+
+
+FINDINGS = ("none", "pneumonia", "effusion")  # class index -> pattern in multi-class data
+
+
 def render(
-    rng: np.random.Generator, rows: int, cols: int, lesion: bool, noise: float = 0.02
+    rng: np.random.Generator,
+    rows: int,
+    cols: int,
+    lesion: bool,
+    noise: float = 0.02,
+    finding: str = "",
 ) -> Array:
-    """One radiograph, float32 in [0, 1], ``rows x cols``; a lesion if ``lesion``."""
+    """One radiograph, float32 in [0, 1], ``rows x cols``: a focal opacity if ``lesion``
+    (or ``finding == "pneumonia"``), a pleural effusion if ``finding == "effusion"``."""
     anatomy = Anatomy.draw(rng)
     x, y = _grid(rows, cols, anatomy)
     image, lungs = _anatomy_image(x, y, anatomy)
     image += 0.02 * smooth_field(rng, rows, cols) * (0.3 + lungs)
-    if lesion:
+    if lesion or finding == "pneumonia":
         image += _lesion(rng, x, y, lungs)
+    if finding == "effusion":
+        image += _effusion(rng, x, y, anatomy)
     image += rng.normal(0.0, noise, size=image.shape).astype(np.float32)
     out: Array = np.clip(image, 0.0, 1.0).astype(np.float32)
     return out
+
+
+def phantom_arrays(
+    n: int, size: int, seed: int, classes: int = 3, prevalence: float = 0.6
+) -> tuple[Array, Array]:
+    """``n`` radiographs (uint8 ``N x 1 x size x size``) and int64 labels, drawn directly (no
+    DICOM): class 0 normal, then :data:`FINDINGS` in turn (``classes`` 2 or 3); a share
+    ``prevalence`` is abnormal, split evenly between the findings."""
+    rng = np.random.default_rng([seed, 7])
+    abnormal = rng.random(n) < prevalence
+    labels = np.where(abnormal, rng.integers(1, classes, size=n), 0).astype(np.int64)
+    images = np.empty((n, 1, size, size), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        unit = render(rng, size, size, lesion=False, finding=FINDINGS[int(label)])
+        images[i, 0] = np.round(unit * 255.0).astype(np.uint8)
+    return images, labels

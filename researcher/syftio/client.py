@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fedcommon.schema import AssetName
@@ -73,17 +73,20 @@ def dataset(client: Any, site: str, name: str) -> Any:
         ) from None
 
 
-def site_assets(client: Any, site: str, name: str) -> dict[str, Any]:
-    """The four assets the site function binds, by asset name."""
+def site_assets(
+    client: Any, site: str, name: str, inputs: Sequence[str] = SITE_ASSETS
+) -> dict[str, Any]:
+    """The assets the experiment binds (its ``inputs``), by asset name."""
     found = dataset(client, site, name)
     available = {str(asset.name): asset for asset in found.assets}
-    missing = [str(a) for a in SITE_ASSETS if a not in available]
+    missing = [str(a) for a in inputs if a not in available]
     if missing:
         raise NotFoundError(
-            f"Site {site}: dataset '{name}' lacks the assets {missing} (has "
-            f"{sorted(available)}); ask the site admin to ingest it with a validation split."
+            f"Site {site}: dataset '{name}' lacks the assets {missing} named in the "
+            f"experiment's inputs (it has {sorted(available)}); drop them from 'inputs' or "
+            "ask the site admin to ingest them (a validation split: --val-fraction)."
         )
-    return {str(a): available[a] for a in SITE_ASSETS}
+    return {str(a): available[a] for a in inputs}
 
 
 def mock_arrays(assets: Mapping[str, Any]) -> dict[str, Any]:

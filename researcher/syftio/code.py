@@ -1,23 +1,26 @@
 """The shipped site function as a syft code request, its status, and calls to it.
 
-What the admin reviews is what runs: syft stores the text of ``researcher.site_code.
-federated_step`` (``inspect.getsource``) as the request's code and executes that text; the
-experiment's settings are bound as a ``sy.Constant`` the caller cannot override, and the
+What the admin reviews is what runs: syft stores the text of the site function (the
+researcher's task inside the wrapper of :func:`researcher.task.site_source`) as the request's
+code and executes that text. Bound as ``sy.Constant`` (the caller cannot override them): the
+experiment's settings (``config``) and the declared output schema (``output_schema``,
+:class:`fedcommon.task_schema.OutputSchema` as JSON) that the site's egress policy enforces.
+The assets named by the experiment's ``inputs`` are bound by name; the researcher passes only
+``weights`` (dict of float32 arrays), ``task`` (str) and ``round_index`` (int) per call. The
 output policy caps executions at ``experiment.execution_budget``.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
-import types
 from collections.abc import Mapping
 from typing import Any
 
+from fedcommon.task_schema import SCHEMA_ARGUMENT, OutputSchema
 from fedcommon.transport import quiet, syft_message
 from researcher.config import ExperimentConfig
 from researcher.errors import CallFailure, SiteCallError, SubmissionError
-from researcher.site_code import federated_step
+from researcher.task import SiteTask, load_task, site_function
 
 log = logging.getLogger(__name__)
 
@@ -31,18 +34,24 @@ _REASONS = (
 )  # fmt: skip
 
 
-def function_name(experiment: ExperimentConfig) -> str:
-    return experiment.function_name(inspect.getsource(federated_step))
+def function_name(experiment: ExperimentConfig, task: SiteTask | None = None) -> str:
+    """The request's name at every site (``task`` defaults to the experiment's own)."""
+    return experiment.function_name((task or load_task(experiment.task)).source)
 
 
-def build_function(client: Any, assets: Mapping[str, Any], experiment: ExperimentConfig) -> Any:
+def build_function(
+    client: Any,
+    assets: Mapping[str, Any],
+    experiment: ExperimentConfig,
+    task: SiteTask,
+    schema: OutputSchema,
+) -> Any:
     """The syft function for ``experiment`` bound to this site's assets."""
     import syft as sy
     from syft.service.policy.policy import OutputPolicyExecuteCount
 
-    name = function_name(experiment)
-    # Same code object (so the same source) under the experiment's unique name.
-    named = types.FunctionType(federated_step.__code__, federated_step.__globals__, name)
+    name = function_name(experiment, task)
+    named = site_function(task, name, list(assets))
     policy = sy.MixedInputPolicy(
         client=client,
         **assets,
@@ -50,6 +59,7 @@ def build_function(client: Any, assets: Mapping[str, Any], experiment: Experimen
         task=str,
         round_index=int,
         config=sy.Constant(val=experiment.site_config()),
+        **{SCHEMA_ARGUMENT: sy.Constant(val=schema.model_dump(mode="json"))},
     )
     decorate = sy.syft_function(
         input_policy=policy,
@@ -68,16 +78,24 @@ def find_code(client: Any, name: str) -> Any | None:
     return None
 
 
-def submit(client: Any, site: str, assets: Mapping[str, Any], experiment: ExperimentConfig) -> str:
+def submit(
+    client: Any,
+    site: str,
+    assets: Mapping[str, Any],
+    experiment: ExperimentConfig,
+    task: SiteTask,
+    schema: OutputSchema,
+) -> str:
     """Create the code request at ``site``; returns 'submitted' or 'already submitted'."""
     from syft.types.errors import SyftException
 
-    name = function_name(experiment)
+    name = function_name(experiment, task)
     if find_code(client, name) is not None:
         return "already submitted"
     try:
+        function = build_function(client, assets, experiment, task, schema)
         with quiet():
-            client.code.request_code_execution(build_function(client, assets, experiment))
+            client.code.request_code_execution(function)
     except SyftException as err:
         raise SubmissionError(
             f"Site {site}: the code request failed: {syft_message(err)}"
@@ -86,9 +104,11 @@ def submit(client: Any, site: str, assets: Mapping[str, Any], experiment: Experi
     return "submitted"
 
 
-def status(client: Any, experiment: ExperimentConfig) -> dict[str, Any]:
+def status(
+    client: Any, experiment: ExperimentConfig, task: SiteTask | None = None
+) -> dict[str, Any]:
     """State of this experiment's request: status, reason, executions used / budget."""
-    name = function_name(experiment)
+    name = function_name(experiment, task)
     code = find_code(client, name)
     if code is None:
         return {"function": name, "status": "not submitted", "reason": "", "used": 0,
@@ -145,12 +165,17 @@ def classify(err: BaseException, budget: int) -> tuple[CallFailure, str]:
 
 
 def call(
-    client: Any, site: str, assets: Mapping[str, Any], experiment: ExperimentConfig, **kwargs: Any
+    client: Any,
+    site: str,
+    assets: Mapping[str, Any],
+    experiment: ExperimentConfig,
+    site_task: SiteTask | None,
+    **kwargs: Any,
 ) -> Any:
     """Run the approved function once at ``site``; SiteCallError with a short reason."""
     from syft.types.errors import SyftException
 
-    name = function_name(experiment)
+    name = function_name(experiment, site_task)
     try:
         with quiet():
             pointer = getattr(client.code, name)(**assets, **kwargs)

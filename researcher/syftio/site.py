@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fedcommon.weights import Weights
@@ -11,6 +11,7 @@ from researcher.config import ExperimentConfig
 from researcher.errors import CallFailure, SiteCallError
 from researcher.site import Reply
 from researcher.syftio import code
+from researcher.task import SiteTask, load_task
 
 
 @dataclass
@@ -21,6 +22,11 @@ class SyftSite:
     client: Any
     assets: Mapping[str, Any]
     experiment: ExperimentConfig
+    task: SiteTask | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.task is None:
+            self.task = load_task(self.experiment.task)
 
     def _call(self, weights: Weights, task: str, round_index: int) -> Reply:
         raw = code.call(
@@ -28,6 +34,7 @@ class SyftSite:
             self.name,
             self.assets,
             self.experiment,
+            self.task,
             weights=weights,
             task=task,
             round_index=round_index,

@@ -126,7 +126,20 @@ def test_training_runs_every_round_and_shows_plots(executed: dict[str, Any]) -> 
     assert summary["rounds_completed"] == ROUNDS
     assert sorted(summary["sites_used"]) == ["north", "south"]
     assert 0.0 <= summary["final_global_metrics"]["accuracy"] <= 1.0
-    assert len(images) == 2  # metrics and timing plots, inline
+    assert len(images) == 3  # metrics and timing plots, then built-in vs notebook task
+
+
+def test_a_task_written_in_a_cell_is_checked_submitted_and_trained(
+    executed: dict[str, Any],
+) -> None:
+    text = _text(executed["books"]["03-researcher-federated-training"])
+    own = executed["work"] / "runs" / "nb_fedavg_own" / "summary.json"
+    summary = json.loads(own.read_text())
+    assert "'declared weights'" in text and "'mock metrics'" in text
+    assert "'north': 'submitted'" in text and "'south': 'submitted'" in text
+    assert summary["rounds_completed"] == ROUNDS
+    assert sorted(summary["sites_used"]) == ["north", "south"]
+    assert 0.0 <= summary["final_global_metrics"]["accuracy"] <= 1.0
 
 
 def test_compliance_verifies_the_chain_and_renders_the_packet(executed: dict[str, Any]) -> None:

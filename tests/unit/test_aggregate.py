@@ -82,3 +82,37 @@ def test_state_dict_round_trip_is_float32_and_detached() -> None:
     restored = torch.nn.Linear(3, 2)
     restored.load_state_dict(to_state_dict(exchanged))
     assert torch.equal(restored.weight, model.weight)
+
+
+def test_any_state_dict_averages_and_counters_stay_whole_numbers() -> None:
+    north = {"encoder.0.weight": np.full((3, 1, 2, 2), 1.0, np.float32),
+             "bn.running_var": np.full(3, 2.0, np.float32),
+             "bn.num_batches_tracked": np.array(7.0, np.float32)}  # fmt: skip
+    south = {k: v * 2 for k, v in north.items()}
+    south["bn.num_batches_tracked"] = np.array(4.0, np.float32)
+
+    merged = weighted_average([(north, 10), (south, 20)], sites=["north", "south"])
+
+    assert merged["encoder.0.weight"] == pytest.approx(np.full((3, 1, 2, 2), 5 / 3))
+    assert merged["bn.running_var"] == pytest.approx(np.full(3, 10 / 3))
+    assert (
+        merged["bn.num_batches_tracked"].shape == ()
+        and float(merged["bn.num_batches_tracked"]) == 5.0
+    )
+    assert all(isinstance(v, np.ndarray) and v.dtype == np.float32 for v in merged.values())
+
+
+@pytest.mark.parametrize(
+    ("south", "message"),
+    [
+        pytest.param({"fc.bias": np.zeros(2, np.float32),
+                      "conv.weight": np.zeros((3, 2), np.float32)},
+                     r"Site south \(against north\): Parameter 'conv.weight' has shape \(3, 2\)",
+                     id="shape"),
+        pytest.param({"fc.bias": np.zeros(2, np.float32)},
+                     r"Site south \(against north\): .*missing \['conv.weight'\]", id="key"),
+    ],
+)  # fmt: skip
+def test_mismatched_sites_name_the_site_and_key(south: dict, message: str) -> None:
+    with pytest.raises(WeightsError, match=message):
+        weighted_average([(weights(1.0), 5), (south, 5)], sites=["north", "south"])

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
 import textwrap
 
 import pytest
 
 from datasite.review.risk import Severity, risk_report
-from researcher.site_code import federated_step
+from fedcommon.code_env import DEFAULT_ALLOWED
+from researcher.task import load_task, site_source
 
 ASSETS = {"images", "labels", "val_images", "val_labels"}
 
@@ -18,8 +18,22 @@ def high(code: str, assets: set[str] | None = None) -> list[int]:
     return [f.line for f in findings if f.severity is Severity.HIGH]
 
 
-def test_the_platform_training_function_has_no_high_risk() -> None:
-    assert high(inspect.getsource(federated_step), ASSETS) == []
+def test_the_shipped_builtin_task_has_no_high_risk_and_stays_in_the_environment() -> None:
+    code = site_source(load_task(), "fl_unit_0", sorted(ASSETS))
+
+    findings = risk_report(code, ASSETS, frozenset(DEFAULT_ALLOWED))
+
+    assert [f for f in findings if f.severity is Severity.HIGH] == []
+
+
+def test_an_import_outside_the_environment_is_a_high_finding() -> None:
+    code = "def f(images):\n    import numpy\n    from scipy import ndimage\n    return 1\n"
+
+    findings = risk_report(code, {"images"}, frozenset(DEFAULT_ALLOWED))
+
+    assert [(f.line, f.category) for f in findings if f.severity is Severity.HIGH] == [
+        (3, "environment")
+    ]
 
 
 @pytest.mark.parametrize(

@@ -51,6 +51,9 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
     runtime = patches.install(
         make_worker, settings.audit_dir, frozenset(filter(None, skip.split(",")))
     )
+    from datasite.syftio.server import requests as request_facts
+
+    request_facts.use_code_environment(settings.data_dir)
     return runtime.worker
 
 

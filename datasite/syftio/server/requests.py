@@ -7,8 +7,10 @@ for admins and compliance). Runs inside the datasite process only.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
+from datasite import codeenv
 from datasite.review.facts import (
     Binding,
     BindingKind,
@@ -29,6 +31,16 @@ from datasite.review.findings import (
 from datasite.review.risk import risk_report
 
 log = logging.getLogger(__name__)
+_code_env_dir: list[Path] = []  # the site's data dir, set once at start (use_code_environment)
+
+
+def use_code_environment(data_dir: Path) -> None:
+    """Check every request's imports against the code environment kept in ``data_dir``."""
+    _code_env_dir[:] = [Path(data_dir)]
+
+
+def _allowed_modules() -> frozenset[str] | None:
+    return frozenset(codeenv.allowed_names(_code_env_dir[0])) if _code_env_dir else None
 
 
 def root_context(worker: Any) -> Any:
@@ -110,7 +122,7 @@ def policies(code: Any) -> Policies:
 def risk(code: str, asset_args: set[str]) -> tuple[RiskSummary, str]:
     """The risk report and normalised hash; unparseable code is itself a HIGH finding."""
     try:
-        findings = risk_report(code, asset_args)
+        findings = risk_report(code, asset_args, _allowed_modules())
         digest = normalized_hash(code)
     except Exception as err:  # noqa: BLE001 - unparseable code is itself a finding
         findings = [Finding(severity=Severity.HIGH, category="parse", line=0, message=str(err))]

@@ -4,7 +4,8 @@ syft 0.9.5 has no read-only role, so what a compliance officer may read (audit l
 history) is served here, behind HTTP Basic auth checked against syft's own user store.
 Responses never carry exception text: details go to the site log.
 
-Routes: ``/health``, ``/whoami`` (any user); ``/audit/records``, ``/audit/log``,
+Routes: ``/health``, ``/whoami``, ``/env`` (any user; ``/env`` is the code environment:
+modules researcher code may import, with versions); ``/audit/records``, ``/audit/log``,
 ``/audit/verify``, ``/requests``, ``/requests/{id}`` (admin or compliance);
 ``POST /requests/{id}/review`` (admin: records a "reviewed" audit event).
 No ``from __future__ import annotations`` here: FastAPI must resolve the local dependencies.
@@ -18,6 +19,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel
 
+from datasite import codeenv
 from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
 from datasite.review.facts import RequestFacts, RequestList
@@ -78,6 +80,11 @@ def make_site_router(worker: Any, settings: SiteSettings) -> APIRouter:
     @router.get("/whoami")
     def whoami(who: Annotated[Caller, Depends(caller)]) -> Caller:
         return who
+
+    @router.get("/env")
+    def env(who: Annotated[Caller, Depends(caller)]) -> dict[str, Any]:
+        published, _ = codeenv.environment(settings.name, settings.data_dir)
+        return published.model_dump()
 
     return router
 

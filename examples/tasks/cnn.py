@@ -1,12 +1,16 @@
-"""The code that runs at a hospital: model, local training and evaluation, in ONE function.
+"""Example site task: the platform's built-in small CNN (the default experiment's task).
 
-``federated_step`` is shipped to every datasite as a syft function; the admin reads exactly
-this source (syft stores ``inspect.getsource`` of it and executes that text), so it is fully
-self-contained: every import and helper is inside the body, because module globals do not
-exist at the site. This module never imports syft, so the same function runs locally on mock
-data before submission, in the unit tests, in the in-memory sites and in the benchmarks.
+A site task is ONE self-contained function (the contract: README, "Bring your own model";
+``researcher.task``): the admin reads exactly this source, and module globals do not exist at
+the site, so every import and helper is inside the body. The same function runs locally on
+mock data before submission (``researcher.taskcheck``), in the unit tests and benchmarks.
 
-Tasks (``task``, chosen by the researcher per call, each call counts against the approval):
+Use it with ``task = "tasks/cnn.py:cnn_task"`` (relative to the experiment file), or leave
+``task`` out. Settings: the experiment's ``[model]`` table (width, depth, num_classes,
+image_size, pool, norm) and the platform settings (optimizer, lr, batch_size, local_epochs,
+seed, algorithm, mu).
+
+Steps (``task``, chosen by the coordinator per call, each call counts against the approval):
 
 - ``"train"``: start from ``weights`` (or a seeded fresh model when empty), run
   ``local_epochs`` of SGD/Adam on the site's training split (plus the FedProx proximal term
@@ -14,32 +18,27 @@ Tasks (``task``, chosen by the researcher per call, each call counts against the
 - ``"evaluate"``: loss, accuracy and AUC of ``weights`` on the held-out validation split.
 - ``"init"``: the seeded initial weights; touches no data (used locally by the coordinator).
 
-What leaves the site: a plain dict with float32 weights (train only), the sample count, the
-seconds spent computing and a few scalar metrics. Never images, labels or metadata.
+What leaves the site: a plain dict with float32 weights (init / train), the sample count
+and a few scalar metrics. Never images, labels or metadata.
 """
 
 from typing import Any
 
 
-def federated_step(
-    images: "Any",
-    labels: "Any",
-    val_images: "Any",
-    val_labels: "Any",
+def cnn_task(
+    data: "dict[str, Any]",
     weights: "dict[str, Any]",
     task: str,
     round_index: int,
     config: "dict[str, Any]",
 ) -> "dict[str, Any]":
     # Quoted annotations: the site executes this source without the module's imports.
-    import time
     from typing import Any
 
     import numpy as np
     import torch
     from torch import nn
 
-    started = time.perf_counter()
     model_cfg = config["model"]
     size = int(model_cfg["image_size"])
 
@@ -100,7 +99,6 @@ def federated_step(
     def reply(n_samples: int, metrics: dict[str, float], with_weights: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
             "n_samples": int(n_samples),
-            "compute_seconds": float(time.perf_counter() - started),
             "metrics": {key: float(value) for key, value in metrics.items()},
         }
         if with_weights:
@@ -114,7 +112,7 @@ def federated_step(
         return reply(0, {}, with_weights=True)
 
     if task == "evaluate":
-        inputs, targets = as_inputs(val_images), as_targets(val_labels)
+        inputs, targets = as_inputs(data["val_images"]), as_targets(data["val_labels"])
         model.eval()
         with torch.no_grad():
             logits = model(inputs)
@@ -128,7 +126,7 @@ def federated_step(
     if task != "train":
         raise ValueError(f"task must be 'train', 'evaluate' or 'init', got {task!r}")
 
-    inputs, targets = as_inputs(images), as_targets(labels)
+    inputs, targets = as_inputs(data["images"]), as_targets(data["labels"])
     if len(targets) == 0:
         raise ValueError("the training split is empty")
     global_params = [param.detach().clone() for param in model.parameters()]
