@@ -5,6 +5,7 @@ need), the syft version it is pinned to, and the test that fails without it (``p
 checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies them in
 ``REGISTRY`` order, which matters where two patches touch the same method:
 
+0. Import patches, before syft is first imported (how syft loads): ``fast_start``.
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
    ``execution_cap``, ``role_registry``, ``single_run``.
@@ -32,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from datasite.audit.log import AuditLog
-from datasite.syftio.server import audit_hooks, fixes
+from datasite.syftio.server import audit_hooks, fixes, startup
 
 log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
@@ -40,6 +41,7 @@ FIXES_TEST = "tests/integration/test_syft_fixes.py"
 
 
 class Stage(StrEnum):
+    IMPORT = "import"  # before syft is imported
     CLASS = "class"  # before the Datasite exists
     WORKER = "worker"  # on the Datasite's service instances
 
@@ -70,11 +72,12 @@ class PatchError(RuntimeError):
 
 
 def check_version(patch: Patch) -> None:
-    import syft
+    from importlib.metadata import version  # the installed version, without importing syft
 
-    if syft.__version__ != patch.pinned:
+    found = version("syft")
+    if found != patch.pinned:
         raise PatchError(
-            f"Patch {patch.name} targets syft=={patch.pinned}, found {syft.__version__}. "
+            f"Patch {patch.name} targets syft=={patch.pinned}, found {found}. "
             "Install the pinned version (scripts/setup) or review the patch first."
         )
 
@@ -84,6 +87,18 @@ def _install_audit_hooks(runtime: Runtime) -> None:
 
 
 REGISTRY: tuple[Patch, ...] = (
+    Patch(
+        name="fast_start",
+        stage=Stage.IMPORT,
+        target="import syft: syft/serde/third_party.py (torch.Tensor serde), "
+        "syft/util/table.py (import itables)",
+        why="import syft is most of launch-to-ready; torch and itables (with pandas' Styler and "
+        "matplotlib) were ~30% of its CPU and serve nothing a starting server does: torch "
+        "loads once the server is up (its serde registered then), itables on first use.",
+        proof="tests/integration/test_fast_start.py::"
+        "test_tensors_round_trip_after_a_torch_free_start",
+        apply=lambda _: startup.import_syft(),
+    ),
     Patch(
         name="execution_cap",
         stage=Stage.CLASS,
@@ -142,17 +157,18 @@ _class_patches_done: set[str] = set()
 def install(
     make_worker: Callable[[], Any], audit_dir: Path, skip: frozenset[str] = frozenset()
 ) -> Runtime:
-    """Apply class patches (once per process), build the worker, apply worker patches.
+    """Apply import and class patches (once per process), build the worker, apply worker
+    patches.
 
-    ``skip`` names class patches to leave out; only the tests that prove a patch is needed
-    use it. The audit hooks are never skipped.
+    ``skip`` names patches to leave out; only the tests and benchmarks that prove a patch is
+    needed use it. The audit hooks are never skipped.
     """
     runtime = Runtime(audit_dir=audit_dir)
-    for patch in (p for p in REGISTRY if p.stage is Stage.CLASS):
+    for patch in (p for p in REGISTRY if p.stage in (Stage.IMPORT, Stage.CLASS)):
         if patch.name not in _class_patches_done:
             _apply(patch, runtime, skip)
             _class_patches_done.add(patch.name)
     runtime.worker = make_worker()
     for patch in (p for p in REGISTRY if p.stage is Stage.WORKER):
-        _apply(patch, runtime, frozenset())
+        _apply(patch, runtime, skip - {"audit_hooks"})
     return runtime
