@@ -12,7 +12,9 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 2. Worker patches, on the one Datasite object's service instances, after it exists:
    ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
    ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
-   one audited execution runs the code once.
+   one audited execution runs the code once. Then ``prune_results``, which wraps
+   ``user_code._call`` outside the audit wrapper: the audit records an execution's output
+   hashes before any earlier output is deleted.
 
 Every patch checks the installed syft version before touching it and refuses any other:
 the patched private functions may have changed.
@@ -33,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from datasite.audit.log import AuditLog
-from datasite.syftio.server import audit_hooks, fixes, startup
+from datasite.syftio.server import audit_hooks, fixes, prune, startup
 
 log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
@@ -80,6 +82,10 @@ def check_version(patch: Patch) -> None:
             f"Patch {patch.name} targets syft=={patch.pinned}, found {found}. "
             "Install the pinned version (scripts/setup) or review the patch first."
         )
+
+
+def _install_pruner(runtime: Runtime) -> None:
+    prune.install(runtime.worker)
 
 
 def _install_audit_hooks(runtime: Runtime) -> None:
@@ -137,6 +143,18 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_review_audit.py::"
         "test_review_approve_and_executions_are_audited",
         apply=_install_audit_hooks,
+    ),
+    Patch(
+        name="prune_results",
+        stage=Stage.WORKER,
+        target="service user_code._call (instance attribute): deletes, via action.delete, the "
+        "result and uploaded-argument objects of a function's earlier executions",
+        why="syft keeps every call's result and arguments (two models per site per training "
+        "call): the store grew every round. The audit log keeps each output's hash and "
+        "shapes; syft's ExecutionOutput records stay for the execution cap.",
+        proof="tests/integration/test_store_prune.py::"
+        "test_earlier_results_are_pruned_and_the_cap_still_holds",
+        apply=lambda runtime: _install_pruner(runtime),
     ),
 )
 
