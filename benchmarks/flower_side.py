@@ -65,17 +65,24 @@ class TimedFedAvg(fl.server.strategy.FedAvg):  # type: ignore[misc]
         super().__init__(**kwargs)
         self.started: dict[int, float] = {}
         self.rounds: list[dict[str, float]] = []
+        self.fit_compute = 0.0
 
     def configure_fit(self, server_round: int, *args: Any, **kwargs: Any) -> Any:
         instructions = super().configure_fit(server_round, *args, **kwargs)  # waits for clients
         self.started[server_round] = time.perf_counter()
         return instructions
 
+    def aggregate_fit(self, server_round: int, results: Any, failures: Any) -> Any:
+        self.fit_compute = max((r.metrics["compute_s"] for _, r in results), default=0.0)
+        return super().aggregate_fit(server_round, results, failures)
+
     def aggregate_evaluate(self, server_round: int, results: Any, failures: Any) -> Any:
         out = super().aggregate_evaluate(server_round, results, failures)
         metrics = weighted([(r.num_examples, r.metrics) for _, r in results])
         wall = time.perf_counter() - self.started[server_round]
-        self.rounds.append({"round": server_round, "wall_s": wall, **metrics})
+        slowest = max((r.metrics["compute_s"] for _, r in results), default=0.0)
+        compute = self.fit_compute + slowest
+        self.rounds.append({"round": server_round, "wall_s": wall, "compute_s": compute, **metrics})
         return out
 
 
