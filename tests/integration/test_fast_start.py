@@ -50,3 +50,31 @@ def test_tensors_round_trip_after_a_torch_free_start(sites: SiteFactory) -> None
 
     assert isinstance(result["scaled"], torch.Tensor)
     assert torch.equal(result["scaled"], sent * 6.0)
+
+
+def test_stored_data_reprs_are_summarized() -> None:
+    """What syft stores as an object's text is cut to a prefix plus "(N characters hidden)":
+    with the array_repr patch the full text it renders first is short."""
+    import re
+
+    from datasite.syftio.server import startup
+
+    startup.import_syft()
+    from syft.service.action.action_object import ActionObject
+
+    weights = {"conv.weight": np.linspace(0.0, 1.0, 900, dtype=np.float32)}
+
+    def rendered_chars() -> int:
+        text = ActionObject.from_obj(weights).syft_action_data_str_
+        hidden = re.search(r"\((\d+) characters hidden\)", text)
+        return len(text) + (int(hidden.group(1)) if hidden else 0)
+
+    before = rendered_chars()
+    startup.cheap_array_reprs()
+    try:
+        after = rendered_chars()
+    finally:
+        np.set_printoptions(threshold=1000, edgeitems=3)  # numpy's defaults
+
+    assert before > 5000  # 900 numbers in full
+    assert after < 300

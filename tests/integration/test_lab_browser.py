@@ -53,7 +53,9 @@ def _require_browser() -> None:
 def lab_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Sites prepared by notebooks 00-02, then JupyterLab on loopback; yields its URL."""
     _require_browser()
-    for key, value in _environment(tmp_path).items():
+    env = _environment(tmp_path)
+    env["DATASITE_USER_PASSWORD"] = env["DEMO_USER_PASSWORD"]  # notebook 00's add_user reads it
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("FL_SITES_FILE", raising=False)
     token, port = secrets.token_hex(16), free_port()

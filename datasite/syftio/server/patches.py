@@ -8,7 +8,7 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 0. Import patches, before syft is first imported (how syft loads): ``fast_start``.
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
-   ``execution_cap``, ``role_registry``, ``single_run``.
+   ``array_repr``, ``execution_cap``, ``role_registry``, ``single_run``.
 2. Worker patches, on the one Datasite object's service instances, after it exists:
    ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
    ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
@@ -104,6 +104,17 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_fast_start.py::"
         "test_tensors_round_trip_after_a_torch_free_start",
         apply=lambda _: startup.import_syft(),
+    ),
+    Patch(
+        name="array_repr",
+        stage=Stage.CLASS,
+        target="numpy print options of the datasite process, read by "
+        "syft.service.action.action_object.ActionObject.__check_action_data",
+        why="syft renders repr/str of every ActionObject's data on each validation and then "
+        "truncates it; arrays under 1000 elements were printed in full (0.22 s of ~1.3 s of "
+        "server work per training call, py-spy). Arrays above 64 elements are summarized.",
+        proof="tests/integration/test_fast_start.py::test_stored_data_reprs_are_summarized",
+        apply=lambda _: startup.cheap_array_reprs(),
     ),
     Patch(
         name="execution_cap",
