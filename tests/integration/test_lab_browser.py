@@ -67,6 +67,7 @@ def lab_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
                    "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}",
                    f"--notebook-dir={NOTEBOOKS}", "--LabApp.news_url=",
                    "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]  # fmt: skip
+        command += ["--allow-root"] if os.geteuid() == 0 else []  # CI containers run as root
         log = (tmp_path / "jupyterlab.log").open("wb")
         server = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
