@@ -2,7 +2,8 @@
 
 Real datasites on loopback (``datasite launch``), a researcher account, generated data, the
 real submit / approve / train path; 1, 2 and 3 sites. The ratio is wall / slowest compute per
-round (1.0 = no platform overhead), averaged over the rounds.
+round (1.0 = no platform overhead), averaged over the rounds. ``store_growth_mb_per_round``:
+how much the sites' stores (database + blob files) grew per round of the 3-site run.
 
     .venv/bin/python -m benchmarks.round_overhead
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import statistics
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -45,6 +47,18 @@ def prepare(site: SiteProcess, index: int) -> None:
     upload_dataset(admin, "bench", "generated", {k: (private[k], mock[k]) for k in private})
 
 
+def settled_store_bytes(sites: list[SiteProcess], wait_s: float = 30.0) -> int:
+    """Total store size once background pruning (prune_results) has stopped changing it."""
+    last, deadline = -1, time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        size = sum(site.store_bytes() for site in sites)
+        if size == last:
+            break
+        last = size
+        time.sleep(1.0)
+    return last
+
+
 def measure(sites: list[SiteProcess], out: Path) -> dict[str, float]:
     config = SitesConfig(sites=tuple(
         SiteConfig(name=s.name, url=s.url, email_env="B_EMAIL", password_env="B_PW") for s in sites
@@ -56,10 +70,12 @@ def measure(sites: list[SiteProcess], out: Path) -> dict[str, float]:
         for request in admin_login(site.url, ADMIN).requests:
             if str(request.code.service_func_name) == code.function_name(exp):
                 request.approve()
+    store_before = settled_store_bytes(sites)
     rounds: list[dict[str, Any]] = api.train(fed, exp, out)["per_round"]
+    growth = (settled_store_bytes(sites) - store_before) / 1e6 / len(rounds)
     wall = statistics.mean(r["wall_s"] for r in rounds)
     compute = statistics.mean(r["site_compute_s"] for r in rounds)
-    return {"wall": wall, "compute": compute, "ratio": wall / compute}
+    return {"wall": wall, "compute": compute, "ratio": wall / compute, "store_mb": growth}
 
 
 def main() -> None:
@@ -79,6 +95,8 @@ def main() -> None:
                 print(f"slowest_site_compute_s_sites{n}={result['compute']:.2f}")
                 print(f"round_overhead_ratio_sites{n}={result['ratio']:.2f}")
             print(f"round_overhead_ratio={result['ratio']:.2f}")
+            print(f"store_growth_mb_per_round={result['store_mb']:.2f} "
+                  f"(all {len(sites)} sites' stores, database + blobs)")  # fmt: skip
         finally:
             for site in sites:
                 site.stop()

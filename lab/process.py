@@ -107,6 +107,11 @@ class SiteProcess:
             os.killpg(self.process.pid, signal.SIGKILL)
             return self.process.wait(timeout=10)
 
+    def store_bytes(self) -> int:
+        """Bytes on disk of the site's store (database and blob files under ``state``)."""
+        state = self.data_dir / "state"
+        return sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
+
     def __enter__(self) -> SiteProcess:
         self.start()
         return self

@@ -63,13 +63,20 @@ def decide(url: str, creds: AdminCredentials, request_id: str, action: str, reas
 
 
 def _recorded_value(client: Any, code: Any, arg: str) -> Any:
-    """The value the researcher last passed for ``arg`` (syft keeps it), else KeyError."""
+    """The value the researcher last passed for ``arg``, else KeyError. The site keeps only
+    the latest call's arguments (the prune_results patch): older ones are skipped."""
+    from syft.types.errors import SyftException
+
     history = list(code.output_history or [])
     for output in reversed(history):
         uid = (output.input_ids or {}).get(arg)
-        if uid is not None:
+        if uid is None:
+            continue
+        try:
             obj = client.api.services.action.get(uid)
-            return getattr(obj, "syft_action_data", obj)
+        except SyftException:  # pruned
+            continue
+        return getattr(obj, "syft_action_data", obj)
     raise KeyError(arg)
 
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from pydicom.uid import (
-    DeflatedExplicitVRLittleEndian,
-    ExplicitVRLittleEndian,
-    ImplicitVRLittleEndian,
-    JPEG2000Lossless,
-    RLELossless,
-)
-
 from datasite.errors import ConfigError
+
+# Transfer syntax UIDs (the values of pydicom.uid's constants, as plain strings so that the
+# CLI's help text, which lists these presets, does not import pydicom).
+ExplicitVRLittleEndian = "1.2.840.10008.1.2.1"
+ImplicitVRLittleEndian = "1.2.840.10008.1.2"
+DeflatedExplicitVRLittleEndian = "1.2.840.10008.1.2.1.99"
+RLELossless = "1.2.840.10008.1.2.5"
+JPEG2000Lossless = "1.2.840.10008.1.2.4.90"
 
 CR_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.1"
 DX_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.1.1"  # DX for presentation

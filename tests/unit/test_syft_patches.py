@@ -27,10 +27,12 @@ def test_every_patch_names_a_proof_test_that_exists(patch: patches.Patch) -> Non
     assert patch.pinned == "0.9.5" and patch.why and patch.target
 
 
-def test_class_patches_come_before_worker_patches() -> None:
+def test_import_then_class_then_worker_patches() -> None:
     stages = [p.stage for p in patches.REGISTRY]
 
-    assert stages == sorted(stages, key=[patches.Stage.CLASS, patches.Stage.WORKER].index)
+    order = [patches.Stage.IMPORT, patches.Stage.CLASS, patches.Stage.WORKER]
+
+    assert stages == sorted(stages, key=order.index)
     assert len({p.name for p in patches.REGISTRY}) == len(stages)
 
 

@@ -25,13 +25,13 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
     """Create the syft Datasite object that owns the store (slow: imports syft)."""
     # Blob store and any syft temp files go under the data dir; read when the server starts.
     os.environ["SYFT_TEMP_ROOT"] = str(settings.state_dir)
-    from syft.server.credentials import SyftSigningKey
-    from syft.server.datasite import Datasite
-    from syft.types.uid import UID
-
     from datasite.syftio.server import patches
 
-    def make_worker() -> Any:
+    def make_worker() -> Any:  # syft is imported here, after the import-stage patches
+        from syft.server.credentials import SyftSigningKey
+        from syft.server.datasite import Datasite
+        from syft.types.uid import UID
+
         return Datasite(
             name=settings.name,
             id=UID(identity.server_uid),
@@ -60,11 +60,14 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
 def build_app(settings: SiteSettings, worker: Any) -> FastAPI:
     from syft.server.routes import make_routes
 
+    from datasite.syftio.server import startup
     from datasite.syftio.server.routes import make_site_router
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("datasite %s ready on http://%s:%d", settings.name, settings.host, settings.port)
+        if startup.deferred_pending():  # the fast_start patch left torch for now
+            startup.load_deferred_in_background()
         try:
             yield
         finally:

@@ -5,13 +5,16 @@ need), the syft version it is pinned to, and the test that fails without it (``p
 checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies them in
 ``REGISTRY`` order, which matters where two patches touch the same method:
 
+0. Import patches, before syft is first imported (how syft loads): ``fast_start``.
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
-   ``execution_cap``, ``role_registry``, ``single_run``.
+   ``array_repr``, ``execution_cap``, ``role_registry``, ``single_run``.
 2. Worker patches, on the one Datasite object's service instances, after it exists:
    ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
    ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
-   one audited execution runs the code once.
+   one audited execution runs the code once. Then ``prune_results``, which wraps
+   ``user_code._call`` outside the audit wrapper: the audit records an execution's output
+   hashes before any earlier output is deleted.
 
 Every patch checks the installed syft version before touching it and refuses any other:
 the patched private functions may have changed.
@@ -32,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from datasite.audit.log import AuditLog
-from datasite.syftio.server import audit_hooks, fixes
+from datasite.syftio.server import audit_hooks, fixes, prune, startup
 
 log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
@@ -40,6 +43,7 @@ FIXES_TEST = "tests/integration/test_syft_fixes.py"
 
 
 class Stage(StrEnum):
+    IMPORT = "import"  # before syft is imported
     CLASS = "class"  # before the Datasite exists
     WORKER = "worker"  # on the Datasite's service instances
 
@@ -70,13 +74,18 @@ class PatchError(RuntimeError):
 
 
 def check_version(patch: Patch) -> None:
-    import syft
+    from importlib.metadata import version  # the installed version, without importing syft
 
-    if syft.__version__ != patch.pinned:
+    found = version("syft")
+    if found != patch.pinned:
         raise PatchError(
-            f"Patch {patch.name} targets syft=={patch.pinned}, found {syft.__version__}. "
+            f"Patch {patch.name} targets syft=={patch.pinned}, found {found}. "
             "Install the pinned version (scripts/setup) or review the patch first."
         )
+
+
+def _install_pruner(runtime: Runtime) -> None:
+    prune.install(runtime.worker)
 
 
 def _install_audit_hooks(runtime: Runtime) -> None:
@@ -84,6 +93,29 @@ def _install_audit_hooks(runtime: Runtime) -> None:
 
 
 REGISTRY: tuple[Patch, ...] = (
+    Patch(
+        name="fast_start",
+        stage=Stage.IMPORT,
+        target="import syft: syft/serde/third_party.py (torch.Tensor serde), "
+        "syft/util/table.py (import itables)",
+        why="import syft is most of launch-to-ready; torch and itables (with pandas' Styler and "
+        "matplotlib) were ~30% of its CPU and serve nothing a starting server does: torch "
+        "loads once the server is up (its serde registered then), itables on first use.",
+        proof="tests/integration/test_fast_start.py::"
+        "test_tensors_round_trip_after_a_torch_free_start",
+        apply=lambda _: startup.import_syft(),
+    ),
+    Patch(
+        name="array_repr",
+        stage=Stage.CLASS,
+        target="numpy print options of the datasite process, read by "
+        "syft.service.action.action_object.ActionObject.__check_action_data",
+        why="syft renders repr/str of every ActionObject's data on each validation and then "
+        "truncates it; arrays under 1000 elements were printed in full (0.22 s of ~1.3 s of "
+        "server work per training call, py-spy). Arrays above 64 elements are summarized.",
+        proof="tests/integration/test_fast_start.py::test_stored_data_reprs_are_summarized",
+        apply=lambda _: startup.cheap_array_reprs(),
+    ),
     Patch(
         name="execution_cap",
         stage=Stage.CLASS,
@@ -123,6 +155,18 @@ REGISTRY: tuple[Patch, ...] = (
         "test_review_approve_and_executions_are_audited",
         apply=_install_audit_hooks,
     ),
+    Patch(
+        name="prune_results",
+        stage=Stage.WORKER,
+        target="service user_code._call (instance attribute): deletes, via action.delete, the "
+        "result and uploaded-argument objects of a function's earlier executions",
+        why="syft keeps every call's result and arguments (two models per site per training "
+        "call): the store grew every round. The audit log keeps each output's hash and "
+        "shapes; syft's ExecutionOutput records stay for the execution cap.",
+        proof="tests/integration/test_store_prune.py::"
+        "test_earlier_results_are_pruned_and_the_cap_still_holds",
+        apply=lambda runtime: _install_pruner(runtime),
+    ),
 )
 
 
@@ -142,17 +186,18 @@ _class_patches_done: set[str] = set()
 def install(
     make_worker: Callable[[], Any], audit_dir: Path, skip: frozenset[str] = frozenset()
 ) -> Runtime:
-    """Apply class patches (once per process), build the worker, apply worker patches.
+    """Apply import and class patches (once per process), build the worker, apply worker
+    patches.
 
-    ``skip`` names class patches to leave out; only the tests that prove a patch is needed
-    use it. The audit hooks are never skipped.
+    ``skip`` names patches to leave out; only the tests and benchmarks that prove a patch is
+    needed use it. The audit hooks are never skipped.
     """
     runtime = Runtime(audit_dir=audit_dir)
-    for patch in (p for p in REGISTRY if p.stage is Stage.CLASS):
+    for patch in (p for p in REGISTRY if p.stage in (Stage.IMPORT, Stage.CLASS)):
         if patch.name not in _class_patches_done:
             _apply(patch, runtime, skip)
             _class_patches_done.add(patch.name)
     runtime.worker = make_worker()
     for patch in (p for p in REGISTRY if p.stage is Stage.WORKER):
-        _apply(patch, runtime, frozenset())
+        _apply(patch, runtime, skip - {"audit_hooks"})
     return runtime

@@ -1,0 +1,107 @@
+"""Keep the store from growing every round: delete results the platform no longer needs.
+
+syft 0.9.5 keeps, for every call of approved code, the result object (a training reply is a
+full set of weights; >= 1 MB goes to the blob store on disk) and the caller's uploaded
+arguments (the global weights again). Nothing reads them after the caller fetched the
+result, so the store grew by about two models per site per call.
+
+After each call of a function, the objects of its *earlier* calls (their results and the
+caller's uploaded arguments; never a dataset's assets, never an argument the new call uses)
+are deleted in a background thread, off the call's path. The caller has fetched them by then:
+the coordinator reads each reply before its next call. What stays:
+
+- syft's ``ExecutionOutput`` records (a few hundred bytes each): the execution cap counts them;
+- our audit log: every execution's output keys, shapes, dtypes, bytes and sha256, written
+  before anything is deleted (``audit_hooks``).
+
+A caller that asks for an old result again gets syft's "not found" error.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from datasite.syftio.server import requests as rr
+
+log = logging.getLogger(__name__)
+
+
+class Pruner:
+    """Deletes the objects of superseded executions of each user code."""
+
+    def __init__(self, worker: Any) -> None:
+        self.worker = worker
+        self.done: set[str] = set()  # ExecutionOutput ids already pruned (or tried)
+        self.lock = threading.Lock()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune")
+
+    def history(self, code_id: Any) -> list[Any]:
+        stash = self.worker.services.output.stash
+        found: list[Any] = stash.get_by_user_code_id(self.worker.verify_key, code_id).unwrap()
+        return found
+
+    def after_call(self, code_id: Any, before: set[str]) -> None:
+        """Prune the executions recorded before this call (their ids are ``before``)."""
+        with self.lock:
+            outputs = self.history(code_id)
+            current = [o for o in outputs if o.id.no_dash not in before]
+            keep = {str(uid) for o in current for uid in _ids(o)}
+            old = [o for o in outputs if o.id.no_dash in before and o.id.no_dash not in self.done]
+            assets = set(rr.asset_index(self.worker))
+            doomed = {
+                str(uid): uid
+                for o in old
+                for uid in _ids(o)
+                if str(uid) not in keep and getattr(uid, "no_dash", "") not in assets
+            }
+            deleted = sum(self.delete(uid) for uid in doomed.values())
+            self.done.update(o.id.no_dash for o in old)
+        if old:
+            log.info("pruned %d objects of %d earlier executions", deleted, len(old))
+
+    def delete(self, uid: Any) -> bool:
+        try:
+            self.worker.services.action.delete(rr.root_context(self.worker), uid)
+            return True
+        except Exception as err:  # noqa: BLE001 - already gone, or never stored: skip it
+            log.debug("prune: cannot delete %s: %s", uid, err)
+            return False
+
+
+def _ids(output: Any) -> list[Any]:
+    outs = output.output_ids or []
+    values = list(outs.values()) if isinstance(outs, dict) else list(outs)
+    return values + list((output.input_ids or {}).values())
+
+
+def install(worker: Any) -> Pruner:
+    """Wrap this worker's ``user_code._call`` so that each call prunes the ones before it."""
+    pruner = Pruner(worker)
+    service = worker.services.user_code
+    original: Callable[..., Any] = service._call
+
+    @functools.wraps(original)
+    def call(context: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            before = {o.id.no_dash for o in pruner.history(uid)}
+        except Exception:  # noqa: BLE001 - unknown code: syft's own error follows
+            return original(context, uid, *args, **kwargs)
+        result = original(context, uid, *args, **kwargs)
+        if before:
+            pruner.pool.submit(_safely, pruner.after_call, uid, before)
+        return result
+
+    service._call = call
+    return pruner
+
+
+def _safely(work: Callable[..., None], *args: Any) -> None:
+    try:
+        work(*args)
+    except Exception:
+        log.exception("pruning old execution results failed (the store keeps them)")

@@ -1,0 +1,132 @@
+"""A faster datasite start: import syft 0.9.5 without what the server needs only later.
+
+``import syft`` is most of a datasite's launch-to-ready time (measured: 7.9 s of CPU here).
+Two of its imports serve nothing a starting server does, and cost about 37% of that CPU:
+
+- ``torch``: syft registers a serializer for ``torch.Tensor`` when torch imports
+  (``syft/serde/third_party.py``). We block torch during the import, and once the server is
+  up a background thread imports it and makes the same three registrations, so a tensor
+  argument still deserializes; the site function imports torch itself when it runs.
+- ``itables`` (pandas' Styler and matplotlib with it): syft renders notebook tables with it.
+  It becomes a lazy module, loaded on first attribute use, which a server never makes.
+
+Pinned to syft 0.9.5 (the registrations copy its ``serde/third_party.py``); proved by
+tests/integration/test_fast_start.py (a tensor round trip through a site started this way).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import sys
+import threading
+import types
+from typing import Any
+
+log = logging.getLogger(__name__)
+SYFT_VERSION = "0.9.5"
+DEFERRED = ("torch",)
+LAZY = ("itables",)
+ARRAY_REPR_THRESHOLD = 64
+
+
+class _OnDemand(types.ModuleType):
+    """Stands in for a module until one of its attributes is read, then imports it.
+
+    (``importlib.util.LazyLoader`` does not do here: on 3.11 the import statement itself
+    reads ``__spec__`` of a module found in ``sys.modules``, which loads it at once.)
+    """
+
+    def __getattr__(self, attr: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+def _lazy(name: str) -> None:
+    if name not in sys.modules and importlib.util.find_spec(name) is not None:
+        sys.modules[name] = _OnDemand(name)
+
+
+def import_syft() -> Any:
+    """``import syft`` with torch deferred and itables lazy; returns the syft module."""
+    if "syft" in sys.modules:
+        return sys.modules["syft"]
+    for name in LAZY:
+        _lazy(name)
+    blocked = [name for name in DEFERRED if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # import raises ImportError
+    try:
+        import syft
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+    if syft.__version__ != SYFT_VERSION:
+        raise RuntimeError(f"startup targets syft=={SYFT_VERSION}, found {syft.__version__}")
+    return syft
+
+
+def cheap_array_reprs() -> None:
+    """Summarize numpy arrays of more than ``ARRAY_REPR_THRESHOLD`` elements in reprs.
+
+    syft 0.9.5 renders ``repr`` and ``str`` of an object's data every time an ActionObject is
+    validated (``ActionObject.__check_action_data``: each asset load, uploaded argument and
+    stored result) and keeps only the first characters. Arrays below numpy's default
+    threshold (1000 elements: every layer of a small CNN) were printed in full: py-spy put
+    that at 0.22 s of a site's ~1.3 s of work around each training call.
+    """
+    import numpy as np
+
+    np.set_printoptions(threshold=ARRAY_REPR_THRESHOLD, edgeitems=2)
+
+
+def deferred_pending() -> bool:
+    """Whether syft was imported without torch (so its serializer still needs registering)."""
+    from syft.types.syft_object_registry import SyftObjectRegistry
+
+    return "torch_tensor" not in SyftObjectRegistry.__object_serialization_registry__
+
+
+def register_torch_serde() -> None:
+    """Import torch and register syft's ``torch.Tensor`` serializer (as syft 0.9.5 does)."""
+    import torch
+    from syft.serde.array import numpy_deserialize, numpy_serialize
+    from syft.serde.recursive_primitives import (
+        recursive_serde_register,
+        recursive_serde_register_type,
+    )
+    from torch._C import _TensorMeta
+
+    def serialize(tensor: Any) -> bytes:
+        data: bytes = numpy_serialize(tensor.numpy())
+        return data
+
+    def deserialize(buffer: bytes) -> Any:
+        return torch.from_numpy(numpy_deserialize(buffer))
+
+    recursive_serde_register_type(_TensorMeta, canonical_name="torch_tensor_meta", version=1)
+    recursive_serde_register_type(torch.Tensor, canonical_name="torch_tensor", version=1)
+    recursive_serde_register(
+        torch.Tensor,
+        serialize=serialize,
+        deserialize=deserialize,
+        canonical_name="torch_tensor",
+        version=1,
+    )
+
+
+def load_deferred_in_background() -> threading.Thread:
+    """Load torch (and its serde) in a daemon thread; started once the server is up."""
+
+    def work() -> None:
+        try:
+            register_torch_serde()
+            log.info("torch loaded and its syft serializer registered")
+        except Exception:
+            log.exception("could not load torch; training calls will fail")
+
+    thread = threading.Thread(target=work, name="load-torch", daemon=True)
+    thread.start()
+    return thread

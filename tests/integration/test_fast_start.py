@@ -1,0 +1,80 @@
+"""A datasite starts without torch (datasite/syftio/server/startup.py) and loads it once up:
+torch tensors still travel both ways through an approved function."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from datasite.syftio.client import admin_login, login, upload_dataset
+from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, add_user
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for_log(path: Path, text: str, timeout: float = 180.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        content = path.read_text() if path.exists() else ""
+        if text in content:
+            return content
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} not in {path} after {timeout:.0f} s")
+
+
+def test_tensors_round_trip_after_a_torch_free_start(sites: SiteFactory) -> None:
+    import syft as sy
+    import torch
+
+    site = sites.start("fast")
+    log = wait_for_log(site.data_dir / "logs" / "datasite.log", "torch loaded")
+    assert log.index("ready on") < log.index("torch loaded")  # served before torch loaded
+    add_user(site.url, "ada@uni.example", "researcher")
+    data = np.arange(4, dtype=np.float32)
+    upload_dataset(admin_login(site.url, ADMIN), "d", "d", {"x": (data, data * 0)})
+    ds = login(site.url, "ada@uni.example", RESEARCHER_PASSWORD)
+    asset = ds.datasets["d"].assets["x"]
+
+    @sy.syft_function(input_policy=sy.MixedInputPolicy(client=ds, data=asset, weights=dict))
+    def scale(data, weights):  # type: ignore[no-untyped-def]
+        return {"scaled": weights["t"] * float(data.sum())}
+
+    ds.code.request_code_execution(scale)
+    for request in admin_login(site.url, ADMIN).requests:
+        request.approve()
+    sent = torch.arange(3, dtype=torch.float32)
+    result = ds.code.scale(data=asset, weights={"t": sent}).get()
+
+    assert isinstance(result["scaled"], torch.Tensor)
+    assert torch.equal(result["scaled"], sent * 6.0)
+
+
+def test_stored_data_reprs_are_summarized() -> None:
+    """What syft stores as an object's text is cut to a prefix plus "(N characters hidden)":
+    with the array_repr patch the full text it renders first is short."""
+    import re
+
+    from datasite.syftio.server import startup
+
+    startup.import_syft()
+    from syft.service.action.action_object import ActionObject
+
+    weights = {"conv.weight": np.linspace(0.0, 1.0, 900, dtype=np.float32)}
+
+    def rendered_chars() -> int:
+        text = ActionObject.from_obj(weights).syft_action_data_str_
+        hidden = re.search(r"\((\d+) characters hidden\)", text)
+        return len(text) + (int(hidden.group(1)) if hidden else 0)
+
+    before = rendered_chars()
+    startup.cheap_array_reprs()
+    try:
+        after = rendered_chars()
+    finally:
+        np.set_printoptions(threshold=1000, edgeitems=3)  # numpy's defaults
+
+    assert before > 5000  # 900 numbers in full
+    assert after < 300
