@@ -84,7 +84,7 @@ def command(module_args: Sequence[str], hidden: Sequence[Path] = ()) -> list[str
     for path in hidden:
         if _inside_bound(Path(path).resolve()):
             args += ["--tmpfs", str(Path(path).resolve())]
-    args += ["--clearenv"]
+    args += ["--remount-ro", "/", "--clearenv"]  # the root's own tmpfs: no writes anywhere
     for key, value in ENVIRONMENT.items():
         args += ["--setenv", key, value]
     bootstrap = (

@@ -10,6 +10,7 @@ on the next call. Nothing in the reply is trusted: it is decoded with strict bou
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -88,7 +89,9 @@ class Sandbox:
         if bwrap.bwrap_path() is None:
             raise SandboxUnavailable(f"bubblewrap (bwrap) is not installed. {bwrap.INSTALL_HINT}")
         memory = 2 * self.limits.memory_bytes + ZYGOTE_MEMORY
-        self.cgroup = cgroups.create(cgroups.unique_name(), memory, self.limits.processes + ZYGOTE_TASKS)
+        self.cgroup = cgroups.create(
+            cgroups.unique_name(), memory, self.limits.processes + ZYGOTE_TASKS
+        )
         req_r, req_w = os.pipe()
         rep_r, rep_w = os.pipe()
         args = ["datasite.sandbox.worker", str(req_r), str(rep_w), *self.preload]
@@ -99,7 +102,7 @@ class Sandbox:
         try:
             self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stderr,
                                          stderr=stderr, pass_fds=(req_r, rep_w),
-                                         start_new_session=True, env={})  # fmt: skip
+                                         start_new_session=True, env={}, cwd="/")  # fmt: skip
         finally:
             os.close(req_r)
             os.close(rep_w)
@@ -118,8 +121,7 @@ class Sandbox:
             code = self.proc.poll() if self.proc else None
             self._stop()
             raise SandboxUnavailable(
-                f"The sealed worker did not start (exit code {code}: {err}). "
-                f"{bwrap.INSTALL_HINT}"
+                f"The sealed worker did not start (exit code {code}: {err}). {bwrap.INSTALL_HINT}"
             ) from None
         log.info("sandbox ready (preloaded %s)", ", ".join(meta.get("preloaded", [])))
 
@@ -135,10 +137,8 @@ class Sandbox:
             os.close(self.replies.fd)
             self.replies = _Reader(-1)
         if self.proc is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, 9)
-            except ProcessLookupError:
-                pass
             self.proc.wait()
             self.proc = None
         if self.cgroup is not None:
@@ -180,20 +180,22 @@ class Sandbox:
         group = self.cgroup
         return (group.oom_kills(), group.hit_process_limit()) if group else (0, 0)
 
-    def _execution(self, outcome: dict[str, Any], body: bytes, before: tuple[int, int]) -> Execution:
+    def _execution(
+        self, outcome: dict[str, Any], body: bytes, before: tuple[int, int]
+    ) -> Execution:
         limit = outcome.get("limit")
         oom, pids = self._counters()
         if limit == "killed" and oom > before[0]:
             limit = "memory"
         usage = {k: outcome.get(k) for k in ("wall_s", "cpu_s", "peak_rss_bytes", "stdout_bytes")}
         if limit is None and outcome.get("reply_bytes", -1) > self.limits.reply_bytes:
-            return Execution(verdict=Verdict.REFUSED, limit=None, rule="over_budget",
-                             detail=f"reply of {outcome['reply_bytes']} bytes", **usage)  # fmt: skip
+            detail = f"reply of {outcome['reply_bytes']} bytes"
+            return Execution(verdict=Verdict.REFUSED, rule="over_budget", detail=detail, **usage)
         if limit is None and body:
             return _decoded(body, self.limits.reply_bytes, usage, pids > before[1])
         if limit is None:
             limit = "no_reply"
-        if pids > before[1] and limit in ("wall_time", "no_reply", "killed"):
+        if pids > before[1]:
             limit = "processes"
         return Execution(verdict=Verdict.KILLED, limit=str(limit), **usage)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 MAGIC = b"FLSB1\n"
 _HEADER = struct.Struct("<I")
@@ -82,7 +83,7 @@ class _Encoder:
             return ["t", value.to_json(orient="split")]
         raise WireError(f"unsupported type {type(value).__name__}")
 
-    def array(self, value: np.ndarray) -> int:
+    def array(self, value: npt.NDArray[Any]) -> int:
         if value.dtype.kind not in ARRAY_KINDS:
             raise WireError(f"unsupported array dtype {value.dtype}")
         buffer = io.BytesIO()
@@ -119,7 +120,7 @@ class _Decoder:
             raise WireError(f"unknown node tag {tag!r}")
         return decode(self, payload, depth)
 
-    def array(self, index: Any) -> np.ndarray:
+    def array(self, index: Any) -> npt.NDArray[Any]:
         if not isinstance(index, int) or not 0 <= index < len(self.blobs) or index in self.used:
             raise WireError("bad array reference")
         self.used.add(index)

@@ -31,7 +31,7 @@ POLL_S = 0.02
 REPLY_FILE = "reply.bin"
 STDOUT_FILE = "stdout.txt"
 PR_SET_DUMPABLE = 4
-_PAGE = os.sysconf("SC_PAGE_SIZE")
+WRITABLE = ("/tmp", "/dev/shm", "/dev/mqueue")
 
 
 def _no_ptrace() -> None:
@@ -74,11 +74,16 @@ def _other_pids(include_self: bool = False) -> list[int]:
     return pids
 
 
-def _rss_bytes(pids: list[int]) -> int:
+def _memory_bytes(pids: list[int]) -> int:
+    """Proportional set size of ``pids``: pages shared with the zygote or each other count
+    once in total (plain RSS would count the zygote's torch pages once per process)."""
     total = 0
     for pid in pids:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
     return total
 
 
@@ -131,7 +136,7 @@ def _watch(pid: int, limits: dict[str, int], started: float) -> tuple[int, Any, 
         done, status, usage = os.wait4(pid, os.WNOHANG)
         if done:
             return status, usage, None
-        rss = _rss_bytes(_other_pids())
+        rss = _memory_bytes(_other_pids())
         peak = max(peak, rss)
         over = "memory" if rss > limits["memory_bytes"] else None
         if time.monotonic() - started > limits["wall_s"]:
@@ -192,8 +197,31 @@ def run_call(
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 4) if usage else None,
         "peak_rss_bytes": int(usage.ru_maxrss) * 1024 if usage else None,
     }
-    shutil.rmtree(scratch, ignore_errors=True)
+    _wipe()
     return outcome, body
+
+
+def _unlock(top: str) -> None:
+    """Make a tree the code left behind removable again (it may have chmod-ed dirs to 000)."""
+    with contextlib.suppress(OSError):
+        os.chmod(top, 0o700)
+    for root, dirs, _ in os.walk(top):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, name), 0o700)
+
+
+def _wipe() -> None:
+    """Empty every writable place (scratch dirs and whatever else calls left there)."""
+    for place in WRITABLE:
+        with contextlib.suppress(OSError):
+            for entry in os.scandir(place):
+                if entry.is_dir(follow_symlinks=False):
+                    _unlock(entry.path)
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
 
 
 def _size(path: Path) -> int:
