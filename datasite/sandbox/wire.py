@@ -87,7 +87,7 @@ class _Encoder:
         if value.dtype.kind not in ARRAY_KINDS:
             raise WireError(f"unsupported array dtype {value.dtype}")
         buffer = io.BytesIO()
-        np.save(buffer, np.ascontiguousarray(value), allow_pickle=False)
+        np.save(buffer, value, allow_pickle=False)  # keeps 0-d arrays 0-d
         self.blobs.append(buffer.getvalue())
         return len(self.blobs) - 1
 

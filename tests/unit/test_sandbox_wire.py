@@ -14,7 +14,7 @@ from datasite.sandbox import wire
 
 def test_plain_values_round_trip() -> None:
     value = {
-        "w": {"a": np.arange(6, dtype=np.float32).reshape(2, 3)},
+        "w": {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "count": np.array(4.0)},
         "n": 3,
         "f": 0.5,
         "nan": float("nan"),
@@ -26,6 +26,7 @@ def test_plain_values_round_trip() -> None:
 
     assert meta == {"ok": True}
     assert back["w"]["a"].dtype == np.float32 and back["w"]["a"].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert back["w"]["count"].shape == ()  # 0-d arrays (BatchNorm counters) keep their shape
     assert back["n"] == 3 and back["s"] == "ok" and back["l"] == [1, None, True]
     assert np.isnan(back["nan"])
 
