@@ -87,6 +87,9 @@ def dry_run_view(dry: dict[str, Any]) -> list[RenderableType]:
     shown.append(table)
     for warning in dry.get("asset_shaped", []):
         shown.append(f"[bold red]asset-shaped output:[/] {escape(warning)}")
+    if dry.get("egress"):
+        rule = escape(str(dry["egress"]))
+        shown.append(f"[bold red]the site's egress policy would refuse this output:[/] {rule}")
     return shown
 
 

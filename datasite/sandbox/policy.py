@@ -137,7 +137,9 @@ def _weights(key: str, value: Any, reference: Layout, ctx: Context) -> Refusal |
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             return _refuse(Rule.NON_FINITE, f"{key}.{name} holds NaN or infinite values")
         for asset_name, asset in ctx.asset_shapes.items():
-            if array.shape == tuple(asset) and math.prod(asset) >= MIN_ASSET_ROWS:
+            # 1-d weights often match a sample count by chance (64 channels, 64 labels); a
+            # parameter shaped like a whole image asset does not. Copies: see copycheck.
+            if array.ndim >= 2 and array.shape == tuple(asset):
                 return _refuse(Rule.ASSET_SHAPED, f"{key}.{name} has the shape of {asset_name}")
     return None
 

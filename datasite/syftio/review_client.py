@@ -10,8 +10,6 @@ import ast
 import contextlib
 import io
 import logging
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from datasite.config import AdminCredentials
@@ -154,16 +152,14 @@ def dry_run(
     url: str, creds: AdminCredentials, facts: dict[str, Any], samples: dict[str, Any],
     timeout_s: float,
 ) -> dict[str, Any]:  # fmt: skip
-    """Run the request on mock data in a child process; describe what would leave the site."""
+    """Run the request on mock data in the sealed worker; describe what would leave the site."""
     client = login(url, creds.email, creds.password)
     kwargs, notes = dry_run_inputs(client, facts, samples)
     missing = [n for n in notes if "MISSING" in n]
     if missing:
         return {"ok": False, "skipped": True, "notes": notes,
                 "error": "not run: researcher-owned arguments have no sample value"}  # fmt: skip
-    with tempfile.TemporaryDirectory(prefix="datasite-dryrun-") as scratch:
-        dryrun.prepare(Path(scratch), facts["code"], facts["function"], kwargs)
-        result = dryrun.run(Path(scratch), timeout_s)
+    result = dryrun.run(facts["code"], facts["function"], kwargs, timeout_s)
     shapes = {b["asset"]: b.get("shape", []) for b in facts["bindings"].values()
               if b["kind"] == "asset"}  # fmt: skip
     warnings = asset_shaped(result["output"], shapes) if result.get("ok") else []
