@@ -1,32 +1,27 @@
-"""Dry run of a code request on mock data, in a separate, throw-away Python process.
+"""Dry run of a code request on mock data, in the same sealed worker that runs approved code.
 
-The admin's CLI writes the request's code and the mock inputs into a scratch directory, then
-runs ``python -I -m datasite.review.dryrun SCRATCH`` with a timeout, a scratch working directory, an
-environment without the admin's credentials and CPU / file-size limits. The child never
-imports syft: the ``@sy.syft_function`` decorators are stripped and the plain function is
-called. Only a description of the output comes back (``egress.summarize``), never values.
-This is isolation from the admin's session, not a sandbox: run dry runs on a machine that
-holds nothing but mock data.
+The admin's CLI hands the request's code (its ``@sy.syft_function`` decorators stripped: the
+sandbox never imports syft) and the mock inputs to a ``datasite.sandbox`` worker: no network,
+a read-only view of the system, no view of the admin's files or environment, limits on
+memory, CPU, wall time, processes and file size. Inputs and outputs cross as arrays and JSON,
+never pickle. Only a description of the output reaches the admin (``egress.summarize``), and
+whether the site's egress policy would release it.
 """
 
 from __future__ import annotations
 
 import ast
-import json
-import os
-import pickle
-import resource
-import subprocess
-import sys
 import textwrap
-import time
-from pathlib import Path
 from typing import Any
 
-CODE_FILE = "code.py"
-INPUTS_FILE = "inputs.pkl"
-RESULT_FILE = "result.json"
-MAX_FILE_BYTES = 256 * 1024 * 1024
+from datasite.review.egress import summarize
+from datasite.sandbox import bwrap
+from datasite.sandbox.errors import SandboxUnavailable
+from datasite.sandbox.policy import Context, check_output
+from datasite.sandbox.runner import Sandbox
+from datasite.sandbox.verdict import Limits, Verdict
+
+DRY_RUN_MEMORY_MB = 4096
 
 
 def plain_function_source(code: str) -> str:
@@ -38,63 +33,30 @@ def plain_function_source(code: str) -> str:
     return ast.unparse(tree)
 
 
-def prepare(scratch: Path, code: str, func_name: str, kwargs: dict[str, Any]) -> None:
-    (scratch / "work").mkdir(parents=True, exist_ok=True)
-    (scratch / CODE_FILE).write_text(plain_function_source(code))
-    with (scratch / INPUTS_FILE).open("wb") as handle:
-        pickle.dump({"func_name": func_name, "kwargs": kwargs}, handle)
+def run(code: str, func_name: str, kwargs: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    """Run the request once on ``kwargs`` sealed; the result dict always has ``ok``.
 
-
-def _limits(cpu_seconds: int) -> None:  # runs in the child before exec
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (MAX_FILE_BYTES, MAX_FILE_BYTES))
-
-
-def run(scratch: Path, timeout_s: float) -> dict[str, Any]:
-    """Run the prepared dry run; the result dict always has ``ok`` and ``seconds``."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(scratch / "work"),
-           "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}  # fmt: skip
-    started = time.monotonic()
+    ``output`` describes what would leave (keys, shapes, dtypes, bytes, hash; no values) and
+    ``egress`` names the policy rule the site would refuse it by (None: it would leave).
+    """
+    reason = bwrap.probe()
+    if reason is not None:
+        return {"ok": False, "error": f"no sealed worker for the dry run: {reason}", "seconds": 0}
+    limits = Limits(memory_mb=DRY_RUN_MEMORY_MB, wall_s=timeout_s, cpu_s=int(timeout_s) + 5)
     try:
-        proc = subprocess.run(
-            [sys.executable, "-I", "-m", "datasite.review.dryrun", str(scratch)],
-            cwd=scratch / "work",
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-            preexec_fn=lambda: _limits(int(timeout_s) + 5),
-        )
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "error": f"timed out after {timeout_s:.0f} s", "seconds": timeout_s}
-    seconds = time.monotonic() - started
-    result_path = scratch / RESULT_FILE
-    if not result_path.exists():
-        tail = (proc.stderr or "").strip().splitlines()[-3:]
-        return {"ok": False, "error": f"the dry run exited with code {proc.returncode}: "
-                f"{' | '.join(tail)}", "seconds": seconds}  # fmt: skip
-    result: dict[str, Any] = json.loads(result_path.read_text())
-    result["seconds"] = seconds
-    result["stdout_lines"] = len((proc.stdout or "").splitlines())
-    return result
-
-
-def _child(scratch: Path) -> None:
-    from datasite.review.egress import summarize
-
-    with (scratch / INPUTS_FILE).open("rb") as handle:
-        spec = pickle.load(handle)  # written by the admin's own CLI just before
-    namespace: dict[str, Any] = {"__name__": "dryrun"}
-    result: dict[str, Any]
-    try:
-        source = (scratch / CODE_FILE).read_text()
-        exec(compile(source, "request.py", "exec"), namespace)
-        output = namespace[spec["func_name"]](**spec["kwargs"])
-        result = {"ok": True, "output": summarize(output)}
-    except BaseException as err:  # noqa: BLE001 - any failure of the code is the result
-        result = {"ok": False, "error": f"{type(err).__name__}: {str(err)[:500]}"}
-    (scratch / RESULT_FILE).write_text(json.dumps(result, default=str))
-
-
-if __name__ == "__main__":
-    _child(Path(sys.argv[1]))
+        with Sandbox(limits, preload=()) as box:
+            execution = box.run(plain_function_source(code), func_name, kwargs)
+    except SandboxUnavailable as err:
+        return {"ok": False, "error": err.message, "seconds": 0}
+    seconds = execution.wall_s or 0.0
+    if execution.verdict is Verdict.KILLED:
+        what = f"timed out after {timeout_s:.0f} s" if execution.limit == "wall_time" else ""
+        error = f"stopped by the sandbox: {execution.limit} limit {what}".strip()
+        return {"ok": False, "error": error, "seconds": seconds}
+    if execution.verdict is not Verdict.OK:
+        error = execution.detail or execution.short_reason()
+        return {"ok": False, "error": error, "seconds": seconds}
+    refusal = check_output(execution.value, None, Context(arguments=kwargs))
+    return {"ok": True, "output": summarize(execution.value), "seconds": seconds,
+            "egress": str(refusal.rule) if refusal else None,
+            "stdout_bytes": execution.stdout_bytes}  # fmt: skip

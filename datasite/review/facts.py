@@ -142,3 +142,4 @@ class DryRunResult(_Model):
     output: OutputSummary | None = None
     notes: list[str] = Field(default_factory=list)
     asset_shaped: list[str] = Field(default_factory=list)
+    egress: str | None = None  # the site's egress rule that would refuse this output

@@ -85,6 +85,9 @@ def dry_run_view(dry: DryRunResult) -> list[RenderableType]:
     shown.append(table)
     for warning in dry.asset_shaped:
         shown.append(f"[bold red]asset-shaped output:[/] {escape(warning)}")
+    if dry.egress:
+        rule = escape(dry.egress)
+        shown.append(f"[bold red]the site's egress policy would refuse this output:[/] {rule}")
     return shown
 
 

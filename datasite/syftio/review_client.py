@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import logging
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from datasite.config import AdminCredentials
@@ -162,16 +160,14 @@ def dry_run(
     url: str, creds: AdminCredentials, facts: RequestFacts, samples: dict[str, Any],
     timeout_s: float,
 ) -> DryRunResult:  # fmt: skip
-    """Run the request on mock data in a child process; describe what would leave the site."""
+    """Run the request on mock data in the sealed worker; describe what would leave the site."""
     client = login(url, creds.email, creds.password)
     kwargs, notes = dry_run_inputs(client, facts, samples)
     missing = [n for n in notes if "MISSING" in n]
     if missing:
         error = "not run: researcher-owned arguments have no sample value"
         return DryRunResult(ok=False, skipped=True, notes=notes, error=error)
-    with tempfile.TemporaryDirectory(prefix="datasite-dryrun-") as scratch:
-        dryrun.prepare(Path(scratch), facts.code, facts.function, kwargs)
-        result = dryrun.run(Path(scratch), timeout_s)
+    result = dryrun.run(facts.code, facts.function, kwargs, timeout_s)
     warnings = asset_shaped(result["output"], facts.asset_shapes()) if result.get("ok") else []
     return DryRunResult.model_validate(
         {**result, "skipped": False, "notes": notes, "asset_shaped": warnings}

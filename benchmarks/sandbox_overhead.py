@@ -1,0 +1,108 @@
+"""What the sealed worker costs: the same call in-process vs in the bubblewrap sandbox.
+
+- ``sandbox_fixed_cost_s``: median of a no-op call, sealed minus in-process (fork, pipes,
+  wire format, cleanup).
+- ``sandbox_overhead_ratio``: sealed / in-process wall time of a training call of the real
+  site function (``researcher.site_code.federated_step``) of a few seconds, inputs included.
+- ``copy_check_s`` / ``egress_check_s``: the egress checks on that call's output against its
+  private images and labels (run on every output).
+
+    .venv/bin/python -m benchmarks.sandbox_overhead [--small]
+"""
+
+from __future__ import annotations
+
+import inspect
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from researcher.site_code import federated_step
+
+from datasite.review.dryrun import plain_function_source
+from datasite.sandbox.copycheck import find_copy
+from datasite.sandbox.policy import Context, check_output
+from datasite.sandbox.runner import Sandbox
+from datasite.sandbox.verdict import Limits, Verdict
+from researcher.config import ExperimentConfig, ModelConfig
+from researcher.toydata import site_split
+
+NOOP = "def noop():\n    return {'n': 1}\n"
+
+
+def training_call(small: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(kwargs of one training call, the private assets it binds)."""
+    size, n_train = (32, 128) if small else (64, 256)
+    model = ModelConfig(width=16, depth=3, image_size=size)
+    exp = ExperimentConfig(name="bench", dataset="bench", model=model, rounds=1,
+                           local_epochs=1, lr=0.003, batch_size=32)  # fmt: skip
+    data = site_split(n_train, 64, size, seed=1)
+    init: dict[str, Any] = federated_step(**data, weights={}, task="init", round_index=0,
+                                          config=exp.site_config())  # fmt: skip
+    kwargs = {**data, "weights": init["weights"], "task": "train", "round_index": 1,
+              "config": exp.site_config()}  # fmt: skip
+    return kwargs, data
+
+
+def in_process(source: str, name: str) -> Callable[[dict[str, Any]], Any]:
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "request.py", "exec"), namespace)
+    return lambda kwargs: namespace[name](**kwargs)
+
+
+def timed(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    return interleaved([call], repeats)[0]
+
+
+def interleaved(calls: list[Callable[[], Any]], repeats: int) -> list[tuple[float, Any]]:
+    """Median wall time and last result of each call, run in turn (fair on a busy machine)."""
+    times: list[list[float]] = [[] for _ in calls]
+    results: list[Any] = [None] * len(calls)
+    for _ in range(repeats):
+        for index, call in enumerate(calls):
+            started = time.perf_counter()
+            results[index] = call()
+            times[index].append(time.perf_counter() - started)
+    return [(statistics.median(t), r) for t, r in zip(times, results, strict=True)]
+
+
+def main() -> None:
+    small = "--small" in sys.argv
+    source = plain_function_source(inspect.getsource(federated_step))
+    kwargs, private = training_call(small)
+    started = time.perf_counter()
+    with Sandbox(Limits(memory_mb=4096, wall_s=600, cpu_s=1200)) as box:
+        print(f"sandbox_start_s={time.perf_counter() - started:.2f}")
+        noop = in_process(NOOP, "noop")
+        (local_noop, _), (sealed_noop, _) = interleaved(
+            [lambda: noop({}), lambda: box.run(NOOP, "noop", {})], 20
+        )
+        print(f"sandbox_fixed_cost_s={sealed_noop - local_noop:.3f}")
+        train = in_process(source, "federated_step")
+        (local_s, local_out), (sealed_s, sealed) = interleaved(
+            [lambda: train(kwargs), lambda: box.run(source, "federated_step", kwargs)],
+            3 if small else 5,
+        )
+    assert sealed.verdict is Verdict.OK, sealed
+    print(f"note=training call on {len(kwargs['labels'])} images of "
+          f"{kwargs['images'].shape[-1]}px{' (small run)' if small else ''}")  # fmt: skip
+    print(f"train_in_process_s={local_s:.2f}")
+    print(f"train_sealed_s={sealed_s:.2f}")
+    print(f"sandbox_overhead_ratio={sealed_s / local_s:.3f}")
+    print(f"sealed_peak_memory_mb={(sealed.peak_rss_bytes or 0) / 2**20:.0f}")
+    ctx = Context(arguments={"weights": kwargs["weights"]},
+                  asset_shapes={k: tuple(np.shape(v)) for k, v in private.items()})  # fmt: skip
+    egress_s, refusal = timed(lambda: check_output(sealed.value, None, ctx), 5)
+    copy_s, copied = timed(lambda: find_copy(sealed.value, private), 5)
+    assert refusal is None and copied is None, (refusal, copied)
+    assert local_out["n_samples"] == sealed.value["n_samples"]
+    print(f"egress_check_s={egress_s:.4f}")
+    print(f"copy_check_s={copy_s:.4f}")
+    print(f"copy_check_private_values={sum(int(np.size(v)) for v in private.values())}")
+
+
+if __name__ == "__main__":
+    main()
