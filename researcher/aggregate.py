@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from fedcommon import metrics as pooled
 from fedcommon.weights import WEIGHT_DTYPE, Array, Weights, WeightsError, validate
 
 
@@ -63,6 +64,23 @@ def weighted_metrics(results: Sequence[tuple[Mapping[str, float], int]]) -> dict
         ]
         total = sum(n for _, n in pairs)
         merged[name] = sum(v * n for v, n in pairs) / total if total else float("nan")
+    return merged
+
+
+def pooled_metrics(
+    results: Sequence[tuple[Mapping[str, float], int, Array | None]],
+) -> dict[str, float]:
+    """Global evaluation metrics. ``auc`` is the AUC of the pooled validation data computed
+    from the sites' score histograms (``auc_bin_error`` bounds its binning error) when every
+    site sent one; ``auc_site_mean`` is the sample-weighted mean of the per-site AUCs."""
+    merged = weighted_metrics([(metrics, n) for metrics, n, _ in results])
+    if "auc" in merged:
+        merged["auc_site_mean"] = merged["auc"]
+    histograms = [h for _, _, h in results if h is not None]
+    if histograms and len(histograms) == len(results):
+        merged["auc"], merged["auc_bin_error"] = pooled.auc_from_histograms(
+            pooled.merge(histograms)
+        )
     return merged
 
 

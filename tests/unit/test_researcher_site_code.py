@@ -103,4 +103,4 @@ def test_source_is_self_contained_for_the_site() -> None:
         **data, weights={}, task="evaluate", round_index=0, config=config()
     )
 
-    assert set(reply) == {"n_samples", "compute_seconds", "metrics"}
+    assert set(reply) == {"n_samples", "compute_seconds", "metrics", "score_histograms"}
