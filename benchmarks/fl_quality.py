@@ -118,6 +118,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=fl_setup.DEFAULTS["rounds"])
     parser.add_argument("--converge", type=int, default=3, help="rounds multiple; 1 = skip")
     parser.add_argument("--settings", default="iid,noniid")
+    parser.add_argument("--size", type=int, default=fl_setup.SIZE, help="ingested image px")
     return parser.parse_args()
 
 
@@ -125,17 +126,18 @@ def main() -> None:
     args = parse_args()
     logging.basicConfig(level=logging.ERROR)
     fl_setup.DEFAULTS["rounds"] = args.rounds
+    fl_setup.SIZE = args.size
     started = time.perf_counter()
     settings = args.settings.split(",")
     data = {setting: fl_setup.load_setting(setting, args.n) for setting in settings}
     exp = experiment()
-    print(f"setup: 3 sites x {args.n} DICOM files per setting at {fl_setup.SIZE}px; "
+    print(f"setup: 3 sites x {args.n} DICOM files per setting at {args.size}px; "
           f"model {exp.model.model_dump()}; {exp.optimizer} lr {exp.lr}, batch {exp.batch_size}; "
           f"{exp.rounds} rounds x {exp.local_epochs} local epochs = "
           f"{exp.rounds * exp.local_epochs} epochs for every method; fedbn {exp.fedbn}; "
           f"data ready in {time.perf_counter() - started:.1f}s")  # fmt: skip
-    if args.n < FULL_N:
-        print(f"note: ran small (--n {args.n} < {FULL_N}); figures are noisier")
+    if args.n < FULL_N or args.size < fl_setup.SIZE_DEFAULT:
+        print(f"note: ran small (--n {args.n}, --size {args.size}); figures are noisier")
     for setting, parts in data.items():
         print(describe(setting, parts))
         run_setting(setting, parts, args.converge)

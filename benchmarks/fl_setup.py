@@ -30,9 +30,10 @@ from researcher.site_code import federated_step
 CACHE = Path("out/bench-fl")
 KEY = b"fl-quality-benchmark-key-0123456789"
 ROWS, SIZE, VAL_FRACTION = 256, 64, 0.2
+SIZE_DEFAULT = SIZE
 # The benchmark's model and training settings (the product's defaults are chosen from the
 # sweep in benchmarks/fl_sweep.py; these are what both benchmarks start from).
-MODEL: dict[str, Any] = {"width": 8, "depth": 4}
+MODEL: dict[str, Any] = {"width": 8, "depth": 4, "pool_grid": 2}
 DEFAULTS: dict[str, Any] = {"lr": 5e-4, "batch_size": 32, "local_epochs": 2, "rounds": 10}
 # setting -> one (preset, prevalence, seed) per site
 SETTINGS: dict[str, tuple[tuple[str, float, int], ...]] = {

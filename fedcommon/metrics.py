@@ -61,7 +61,8 @@ def merge(histograms: Sequence[npt.ArrayLike]) -> Histogram:
         )
     if any((a < 0).any() for a in arrays):
         raise HistogramError("Score histograms hold negative counts.")
-    return np.sum(arrays, axis=0)
+    total: Histogram = np.sum(arrays, axis=0)
+    return total
 
 
 def _class_bounds(negatives: Histogram, positives: Histogram) -> tuple[float, float] | None:

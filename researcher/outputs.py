@@ -22,6 +22,8 @@ ROW_FIELDS = (
     "loss",
     "accuracy",
     "auc",
+    "auc_bin_error",
+    "auc_site_mean",
 )
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fedcommon.weights import WEIGHT_DTYPE, Weights, WeightsError
+from fedcommon.weights import WEIGHT_DTYPE, Array, Weights, WeightsError
 from researcher.aggregate import require, weighted_average
 from researcher.checkpoint import RunState
 from researcher.site import Reply
@@ -52,7 +52,7 @@ def norm_keys(weights: Mapping[str, object]) -> set[str]:
     return {name for name in weights if name.rsplit(".", 1)[0] in layers}
 
 
-def personalise(global_weights: Weights, own: Mapping[str, np.ndarray] | None) -> Weights:
+def personalise(global_weights: Weights, own: Mapping[str, Array] | None) -> Weights:
     """The model a site receives: the global weights with the site's own layers on top."""
     return {**global_weights, **(own or {})}
 
