@@ -28,6 +28,8 @@ from benchmarks.fl_setup import Data, alone, experiment, federated, pooled
 Scores = dict[str, dict[str, float]]  # method -> {"accuracy", "auc"}
 FEDPROX_MU = 0.01
 FULL_N = 400
+ALL_METHODS = ("fedavg", "fedavg_nofedbn", "fedavgm", "fedadam", "fedprox")
+SKIP: set[str] = set()  # methods left out by --methods
 
 
 def federated_methods(setting: str) -> dict[str, dict[str, Any]]:
@@ -40,7 +42,7 @@ def federated_methods(setting: str) -> dict[str, dict[str, Any]]:
     }
     if setting == "noniid":
         methods["fedprox"] = {"algorithm": "fedprox", "mu": FEDPROX_MU}
-    return methods
+    return {name: overrides for name, overrides in methods.items() if name not in SKIP}
 
 
 def ratio(value: float, reference: float) -> str:
@@ -118,6 +120,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=fl_setup.DEFAULTS["rounds"])
     parser.add_argument("--converge", type=int, default=3, help="rounds multiple; 1 = skip")
     parser.add_argument("--settings", default="iid,noniid")
+    parser.add_argument("--methods", default="", help="federated methods to run; empty = all")
     parser.add_argument("--size", type=int, default=fl_setup.SIZE, help="ingested image px")
     return parser.parse_args()
 
@@ -127,6 +130,7 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     fl_setup.DEFAULTS["rounds"] = args.rounds
     fl_setup.SIZE = args.size
+    SKIP.update(m for m in ALL_METHODS if args.methods and m not in args.methods.split(","))
     started = time.perf_counter()
     settings = args.settings.split(",")
     data = {setting: fl_setup.load_setting(setting, args.n) for setting in settings}

@@ -30,8 +30,9 @@ def _fmt(row: dict[str, str] | None, key: str) -> str:
     return f"{float(row[key]):.3f}"
 
 
-def _has(row: dict[str, str] | None) -> bool:
-    return bool(row and row.get("auc_bin_error"))
+def _bound(row: dict[str, str] | None) -> str:
+    error = (row or {}).get("auc_bin_error")
+    return f" ±{float(error):.3f}" if error else ""
 
 
 def results_table(fedavg_dir: Path, alone_dirs: dict[str, Path]) -> Table:
@@ -59,7 +60,7 @@ def results_table(fedavg_dir: Path, alone_dirs: dict[str, Path]) -> Table:
     table.add_row(
         "[bold]all sites pooled",
         _fmt(glob, "accuracy"),
-        _fmt(glob, "auc") + (f" ±{float(glob['auc_bin_error']):.3f}" if _has(glob) else ""),
+        _fmt(glob, "auc") + _bound(glob),
         "",
         "",
         glob.get("n_samples", "-") if glob else "-",

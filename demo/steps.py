@@ -22,6 +22,8 @@ console = Console()
 T = TypeVar("T")
 RESEARCHER = "researcher@uni.example"
 AUDITOR = "auditor@hospital.example"
+# The model head of the demo's experiment (see benchmarks/fl_sweep.py for the measurement).
+POOL_GRID = 2
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ local_epochs = 2
 rounds = {rounds}
 seed = 0
 algorithm = "fedavg"
+fedbn = true
 min_sites = {min_sites}
 site_timeout_s = 600
 
@@ -142,6 +145,7 @@ width = 8
 depth = 4
 num_classes = 2
 image_size = {size}
+pool_grid = {POOL_GRID}
 """
 
 
