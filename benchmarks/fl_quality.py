@@ -120,6 +120,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=fl_setup.DEFAULTS["rounds"])
     parser.add_argument("--converge", type=int, default=3, help="rounds multiple; 1 = skip")
     parser.add_argument("--settings", default="iid,noniid")
+    parser.add_argument("--lr", type=float, default=fl_setup.DEFAULTS["lr"], help="local lr")
     parser.add_argument("--methods", default="", help="federated methods to run; empty = all")
     parser.add_argument("--size", type=int, default=fl_setup.SIZE, help="ingested image px")
     return parser.parse_args()
@@ -130,6 +131,7 @@ def main() -> None:
     logging.basicConfig(level=logging.ERROR)
     fl_setup.DEFAULTS["rounds"] = args.rounds
     fl_setup.SIZE = args.size
+    fl_setup.DEFAULTS["lr"] = args.lr
     SKIP.update(m for m in ALL_METHODS if args.methods and m not in args.methods.split(","))
     started = time.perf_counter()
     settings = args.settings.split(",")

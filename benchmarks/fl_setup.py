@@ -34,7 +34,7 @@ SIZE_DEFAULT = SIZE
 # The benchmark's model and training settings (the product's defaults are chosen from the
 # sweep in benchmarks/fl_sweep.py; these are what both benchmarks start from).
 MODEL: dict[str, Any] = {"width": 8, "depth": 4, "pool_grid": 2}
-DEFAULTS: dict[str, Any] = {"lr": 5e-4, "batch_size": 32, "local_epochs": 2, "rounds": 10}
+DEFAULTS: dict[str, Any] = {"lr": 2e-3, "batch_size": 32, "local_epochs": 2, "rounds": 10}
 # setting -> one (preset, prevalence, seed) per site
 SETTINGS: dict[str, tuple[tuple[str, float, int], ...]] = {
     "iid": (("balanced", 0.5, 101), ("balanced", 0.5, 102), ("balanced", 0.5, 103)),

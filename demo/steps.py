@@ -130,7 +130,7 @@ def experiment_toml(name: str, rounds: int, size: int, min_sites: int) -> str:
     return f"""name = "{name}"
 dataset = "chest-xray"
 optimizer = "adam"
-lr = 0.0005
+lr = 0.002
 batch_size = 32
 local_epochs = 2
 rounds = {rounds}

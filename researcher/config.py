@@ -55,7 +55,9 @@ class ExperimentConfig(_Frozen):
     dataset: str
     model: ModelConfig = ModelConfig()
     optimizer: Literal["sgd", "adam"] = "adam"
-    lr: float = Field(default=1e-3, gt=0)
+    # benchmarks/fl_sweep.py (non-IID, 10 epochs): 5e-4 and 1e-3 stayed near chance where
+    # 2e-3 learned (FedAvg 0.642 accuracy, 0.928 of centralised).
+    lr: float = Field(default=2e-3, gt=0)
     batch_size: int = Field(default=32, ge=1)
     local_epochs: int = Field(default=1, ge=1)
     rounds: int = Field(default=5, ge=1)
