@@ -81,7 +81,7 @@ def run_setting(setting: str, parts: list[Data], converge: int) -> Scores:
     print(f"best_federated_over_central_{setting}="
           f"{ratio(results[best]['accuracy'], results['central']['accuracy'])}")  # fmt: skip
     locals_ = [v for k, v in results.items() if k.startswith("local_only_")]
-    for metric, short in (("accuracy", "acc"), ("auc", "auc")):
+    for metric, short in (("accuracy", "acc"), ("auc", "auc")) if "fedavg" in results else ():
         above = all(results["fedavg"][metric] > site[metric] for site in locals_)
         print(f"fedavg_above_every_site_{short}_{setting}={above}")
     if converge > 1:
