@@ -1,143 +1,56 @@
-"""FedAvg vs centralised vs each site alone on generated hospital exports, IID and non-IID.
+"""Federated vs centralised vs each site alone on generated hospital exports, IID and non-IID.
 
-Three sites per setting are written by ``datasite.synth`` (real DICOM files + labels.csv,
-cached under out/bench-fl/ and reused) and read by the real ingestion pipeline
-(``datasite.ingest.pipeline.process``: decode, window, resize to 64 px, split by patient).
-IID: the "balanced" preset at prevalence 0.5 everywhere, different seeds. Non-IID: three
-vendors (fuji-cr / ge-dx / philips-dx) with prevalence 0.2 / 0.5 / 0.8. Every method gets
-the same total epochs (rounds x local epochs) and is scored on the pooled validation splits
-of the three sites. The site function and the coordinator are the real ones, over in-memory
-sites (no server, no upload). A PNG of accuracy / AUC per method goes to out/bench-fl/.
+Data and runners: ``benchmarks.fl_setup`` (datasite.synth exports through the real ingestion
+pipeline, the real site function and coordinator over in-memory sites). Every method is
+scored on the pooled validation splits of the three sites.
 
-    .venv/bin/python -m benchmarks.fl_quality
+- At equal epochs: every method gets ``rounds x local_epochs`` epochs in total.
+- At convergence: FedAvg runs ``--converge`` times as many rounds and centralised training
+  as many epochs; ``fedavg_rounds_to_95_<setting>`` is the first round at which FedAvg
+  reaches 95% of the converged centralised accuracy.
+- ``central_restart``: centralised training whose Adam state restarts every
+  ``local_epochs`` (what a site's optimiser does every round): isolates that suspect.
+- ``fedavg_nofedbn``: FedAvg averaging the batch-norm layers too (the old behaviour).
+
+    .venv/bin/python -m benchmarks.fl_quality [--n 400] [--rounds 10] [--converge 3]
 """
 
 from __future__ import annotations
 
-import csv
+import argparse
 import logging
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
-import numpy as np
+from benchmarks import fl_setup
+from benchmarks.fl_setup import Data, alone, experiment, federated, pooled
 
-from datasite.ingest.labels import read_labels
-from datasite.ingest.pipeline import IngestOptions, process
-from datasite.synth import SynthConfig, generate_site, preset
-from researcher.config import ExperimentConfig, ModelConfig
-from researcher.coordinator import Coordinator
-from researcher.inmemory import InMemorySite, initial_weights
-from researcher.task import load_task
-
-federated_step = load_task().fn  # the built-in CNN task (examples/tasks/cnn.py)
-
-CACHE = Path("out/bench-fl")
-KEY = b"fl-quality-benchmark-key-0123456789"
-ROWS, SIZE, N_PER_SITE, VAL_FRACTION = 256, 64, 400, 0.2
-ROUNDS, LOCAL_EPOCHS, LR, BATCH = 10, 2, 5e-4, 32
-WIDTH, DEPTH, FEDPROX_MU = 8, 4, 0.01
-# setting -> one (preset, prevalence, seed) per site
-SETTINGS: dict[str, tuple[tuple[str, float, int], ...]] = {
-    "iid": (("balanced", 0.5, 101), ("balanced", 0.5, 102), ("balanced", 0.5, 103)),
-    "noniid": (("fuji-cr", 0.2, 201), ("ge-dx", 0.5, 202), ("philips-dx", 0.8, 203)),
-}
-Data = dict[str, Any]  # images, labels, val_images, val_labels
 Scores = dict[str, dict[str, float]]  # method -> {"accuracy", "auc"}
+FEDPROX_MU = 0.01
+FULL_N = 400
+ALL_METHODS = ("fedavg", "fedavg_nofedbn", "fedavgm", "fedadam", "fedprox")
+SKIP: set[str] = set()  # methods left out by --methods
 
 
-def experiment(algorithm: str = "fedavg", mu: float = 0.0, **overrides: Any) -> ExperimentConfig:
-    settings: dict[str, Any] = {"rounds": ROUNDS, "local_epochs": LOCAL_EPOCHS, "lr": LR}
-    settings.update(batch_size=BATCH, algorithm=algorithm, mu=mu, min_sites=3, **overrides)
-    model = ModelConfig(width=WIDTH, depth=DEPTH, image_size=SIZE)
-    return ExperimentConfig(name="quality", dataset="synthetic", model=model, **settings)
-
-
-def cached_export(setting: str, index: int, shift: str, prevalence: float, seed: int) -> Path:
-    """The site's DICOM export under out/bench-fl/, generated once per configuration."""
-    out = CACHE / f"{setting}-site{index}-{shift}-p{prevalence}-s{seed}-n{N_PER_SITE}-r{ROWS}"
-    labels = out / "labels.csv"
-    if labels.exists():
-        with labels.open(newline="") as handle:
-            if sum(1 for _ in csv.reader(handle)) == N_PER_SITE + 1:
-                return out
-    started = time.perf_counter()
-    shifted = preset(shift, prevalence=prevalence)
-    generate_site(SynthConfig(out, f"{setting}{index}", N_PER_SITE, seed, shifted, rows=ROWS))
-    print(f"generated {out} in {time.perf_counter() - started:.1f}s")
-    return out
-
-
-def ingest(source: Path) -> Data:
-    """Private train / val arrays exactly as a site's ingestion would upload them."""
-    options = IngestOptions(size=SIZE, val_fraction=VAL_FRACTION, mock_seed=0)
-    result = process(source, read_labels(source / "labels.csv"), KEY, options)
-    if result.val is None:
-        raise RuntimeError(f"{source}: ingestion produced no validation split")
-    return {
-        "images": result.train.images,
-        "labels": result.train.labels,
-        "val_images": result.val.images,
-        "val_labels": result.val.labels,
+def federated_methods(setting: str) -> dict[str, dict[str, Any]]:
+    """Federated method name -> experiment overrides."""
+    methods: dict[str, dict[str, Any]] = {
+        "fedavg": {},
+        "fedavg_nofedbn": {"fedbn": False},
+        "fedavgm": {"algorithm": "fedavgm"},
+        "fedadam": {"algorithm": "fedadam"},
     }
-
-
-def load_setting(setting: str) -> list[Data]:
-    return [
-        ingest(cached_export(setting, index, *site)) for index, site in enumerate(SETTINGS[setting])
-    ]
-
-
-def pooled(parts: list[Data]) -> Data:
-    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-
-
-def scores(metrics: dict[str, float]) -> dict[str, float]:
-    return {"accuracy": float(metrics["accuracy"]), "auc": float(metrics["auc"])}
-
-
-def federated(parts: list[Data], exp: ExperimentConfig) -> dict[str, float]:
-    """The real coordinator over in-memory sites; metrics are sample-weighted over the sites'
-    validation splits, i.e. the pooled validation data."""
-    sites = [InMemorySite(f"s{i}", **p, config=exp.site_config()) for i, p in enumerate(parts)]
-    with tempfile.TemporaryDirectory() as out:
-        summary = Coordinator(sites, exp, Path(out)).run(initial_weights(exp.site_config()))
-    return scores(summary["final_global_metrics"])
-
-
-def alone(train: Data, val: Data) -> dict[str, float]:
-    """One process trains on ``train`` for all epochs at once; scored on ``val``."""
-    cfg = experiment(local_epochs=ROUNDS * LOCAL_EPOCHS, rounds=1).site_config()
-    data = {"images": train["images"], "labels": train["labels"]}
-    data |= {"val_images": val["val_images"], "val_labels": val["val_labels"]}
-    weights = federated_step(data, {}, "train", 1, cfg)["weights"]
-    metrics = federated_step(data, weights, "evaluate", 1, cfg)
-    return scores(metrics["metrics"])
-
-
-def describe(setting: str, parts: list[Data]) -> str:
-    sites = ", ".join(
-        f"{shift} p={prevalence} {len(p['labels'])}+{len(p['val_labels'])} "
-        f"({p['labels'].mean():.2f} pos)"
-        for (shift, prevalence, _), p in zip(SETTINGS[setting], parts, strict=True)
-    )
-    return f"data_{setting}: datasite.synth -> ingest pipeline, train+val per site: {sites}"
+    if setting == "noniid":
+        methods["fedprox"] = {"algorithm": "fedprox", "mu": FEDPROX_MU}
+    return {name: overrides for name, overrides in methods.items() if name not in SKIP}
 
 
 def ratio(value: float, reference: float) -> str:
     return f"{value / reference:.3f}" if reference > 0 else "nan"
 
 
-def run_setting(setting: str, parts: list[Data]) -> Scores:
-    """Train every method for one setting and print its key=value lines."""
-    everything = pooled(parts)
-    results: Scores = {"central": alone(everything, everything)}
-    results["fedavg"] = federated(parts, experiment())
-    if setting == "noniid":
-        results["fedprox"] = federated(parts, experiment("fedprox", mu=FEDPROX_MU))
-    for index, part in enumerate(parts):
-        results[f"local_only_site{index}"] = alone(part, everything)
+def print_scores(setting: str, results: Scores) -> None:
+    central = results["central"]
     for method, got in results.items():
         base, suffix = method, f"_{setting}"
         if method.startswith("local_only_"):
@@ -145,59 +58,95 @@ def run_setting(setting: str, parts: list[Data]) -> Scores:
         print(f"{base}_acc{suffix}={got['accuracy']:.3f}")
         print(f"{base}_auc{suffix}={got['auc']:.3f}")
         if method != "central":
-            print(f"{base}_over_central{suffix}="
-                  f"{ratio(got['accuracy'], results['central']['accuracy'])}")  # fmt: skip
-            print(f"{base}_auc_over_central{suffix}={ratio(got['auc'], results['central']['auc'])}")
+            print(f"{base}_over_central{suffix}={ratio(got['accuracy'], central['accuracy'])}")
+            print(f"{base}_auc_over_central{suffix}={ratio(got['auc'], central['auc'])}")
+
+
+def run_setting(setting: str, parts: list[Data], converge: int) -> Scores:
+    """Train every method for one setting and print its key=value lines."""
+    exp, everything = experiment(), pooled(parts)
+    epochs = exp.rounds * exp.local_epochs
+    results: Scores = {"central": alone(everything, everything, exp, epochs)}
+    results["central_restart"] = alone(everything, everything, exp, epochs, exp.local_epochs)
+    curves = {}
+    for method, overrides in federated_methods(setting).items():
+        curves[method] = federated(parts, experiment(**overrides))
+        results[method] = curves[method][-1]
+    for index, part in enumerate(parts):
+        results[f"local_only_site{index}"] = alone(part, everything, exp, epochs)
+    print_scores(setting, results)
+    fed = [m for m in federated_methods(setting) if m != "fedavg_nofedbn"]
+    best = max(fed, key=lambda m: results[m]["accuracy"])
+    print(f"best_federated_{setting}={best}")
+    print(f"best_federated_over_central_{setting}="
+          f"{ratio(results[best]['accuracy'], results['central']['accuracy'])}")  # fmt: skip
+    locals_ = [v for k, v in results.items() if k.startswith("local_only_")]
+    for metric, short in (("accuracy", "acc"), ("auc", "auc")) if "fedavg" in results else ():
+        above = all(results["fedavg"][metric] > site[metric] for site in locals_)
+        print(f"fedavg_above_every_site_{short}_{setting}={above}")
+    if converge > 1:
+        convergence(setting, parts, everything, converge)
     return results
 
 
-def _plot_order(method: str) -> tuple[int, str]:
-    return ["central", "fedavg", "fedprox", method].index(method), method
+def convergence(setting: str, parts: list[Data], everything: Data, times: int) -> None:
+    """FedAvg and centralised training ``times`` longer; rounds FedAvg needs for 95%."""
+    base = experiment()
+    exp = experiment(rounds=base.rounds * times)
+    central = alone(everything, everything, exp, exp.rounds * exp.local_epochs)
+    curve = federated(parts, exp)
+    print(f"central_acc_converged_{setting}={central['accuracy']:.3f}")
+    print(f"fedavg_acc_converged_{setting}={curve[-1]['accuracy']:.3f}")
+    print(f"fedavg_over_central_converged_{setting}="
+          f"{ratio(curve[-1]['accuracy'], central['accuracy'])}")  # fmt: skip
+    target = 0.95 * central["accuracy"]
+    reached = next((i + 1 for i, s in enumerate(curve) if s["accuracy"] >= target), None)
+    print(f"fedavg_rounds_to_95_{setting}={reached if reached else f'>{exp.rounds}'}")
+    print(f"fedavg_curve_{setting}=" + ",".join(f"{s['accuracy']:.3f}" for s in curve))
 
 
-def plot(all_scores: dict[str, Scores], path: Path) -> None:
-    """Grouped bars: accuracy and AUC per method, one group per setting."""
-    import matplotlib
+def describe(setting: str, parts: list[Data]) -> str:
+    sites = ", ".join(
+        f"{shift} p={prevalence} {len(p['labels'])}+{len(p['val_labels'])} "
+        f"({p['labels'].mean():.2f} pos)"
+        for (shift, prevalence, _), p in zip(fl_setup.SETTINGS[setting], parts, strict=True)
+    )
+    return f"data_{setting}: datasite.synth -> ingest pipeline, train+val per site: {sites}"
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    methods = sorted({m for setting in all_scores.values() for m in setting}, key=_plot_order)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4), sharey=True)
-    width = 0.8 / len(methods)
-    for ax, metric in zip(axes, ("accuracy", "auc"), strict=True):
-        for offset, method in enumerate(methods):
-            values = [all_scores[s].get(method, {}).get(metric, np.nan) for s in all_scores]
-            xs = np.arange(len(all_scores)) + offset * width - 0.4 + width / 2
-            ax.bar(xs, values, width, label=method)
-        ax.axhline(0.5, color="grey", linestyle=":", linewidth=1)
-        ax.set_xticks(np.arange(len(all_scores)), list(all_scores))
-        ax.set_title(f"{metric} on the pooled validation splits")
-        ax.set_ylim(0.0, 1.0)
-    axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    fig.suptitle(f"3 synthetic sites, {SIZE}px, {ROUNDS * LOCAL_EPOCHS} epochs per method")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="fl_quality", description=__doc__)
+    parser.add_argument("--n", type=int, default=FULL_N, help="DICOM files per site")
+    parser.add_argument("--rounds", type=int, default=fl_setup.DEFAULTS["rounds"])
+    parser.add_argument("--converge", type=int, default=3, help="rounds multiple; 1 = skip")
+    parser.add_argument("--settings", default="iid,noniid")
+    parser.add_argument("--lr", type=float, default=fl_setup.DEFAULTS["lr"], help="local lr")
+    parser.add_argument("--methods", default="", help="federated methods to run; empty = all")
+    parser.add_argument("--size", type=int, default=fl_setup.SIZE, help="ingested image px")
+    return parser.parse_args()
 
 
 def main() -> None:
+    args = parse_args()
     logging.basicConfig(level=logging.ERROR)
+    fl_setup.DEFAULTS["rounds"] = args.rounds
+    fl_setup.SIZE = args.size
+    fl_setup.DEFAULTS["lr"] = args.lr
+    SKIP.update(m for m in ALL_METHODS if args.methods and m not in args.methods.split(","))
     started = time.perf_counter()
-    data = {setting: load_setting(setting) for setting in SETTINGS}
-    epochs = ROUNDS * LOCAL_EPOCHS
-    print(f"setup: 3 sites x {N_PER_SITE} DICOM files ({ROWS} rows) per setting, ingested at "
-          f"{SIZE}px, val_fraction {VAL_FRACTION}; CNN width {WIDTH} depth {DEPTH} (batch norm, "
-          f"max pool), Adam lr {LR}, batch {BATCH}; {ROUNDS} rounds x {LOCAL_EPOCHS} local "
-          f"epochs = {epochs} epochs for every method; FedProx mu {FEDPROX_MU}; scored on "
-          f"the pooled val splits; data ready in {time.perf_counter() - started:.1f}s")  # fmt: skip
-    all_scores: dict[str, Scores] = {}
+    settings = args.settings.split(",")
+    data = {setting: fl_setup.load_setting(setting, args.n) for setting in settings}
+    exp = experiment()
+    print(f"setup: 3 sites x {args.n} DICOM files per setting at {args.size}px; "
+          f"model {exp.model.model_dump()}; {exp.optimizer} lr {exp.lr}, batch {exp.batch_size}; "
+          f"{exp.rounds} rounds x {exp.local_epochs} local epochs = "
+          f"{exp.rounds * exp.local_epochs} epochs for every method; fedbn {exp.fedbn}; "
+          f"data ready in {time.perf_counter() - started:.1f}s")  # fmt: skip
+    if args.n < FULL_N or args.size < fl_setup.SIZE_DEFAULT:
+        print(f"note: ran small (--n {args.n}, --size {args.size}); figures are noisier")
     for setting, parts in data.items():
         print(describe(setting, parts))
-        all_scores[setting] = run_setting(setting, parts)
-    png = CACHE / "fl_quality.png"
-    plot(all_scores, png)
-    print(f"plot={png}")
+        run_setting(setting, parts, args.converge)
     print(f"wall_seconds={time.perf_counter() - started:.1f}")
 
 

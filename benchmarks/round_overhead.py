@@ -37,6 +37,7 @@ def experiment(n_sites: int) -> ExperimentConfig:
     return ExperimentConfig(
         name=f"overhead_{n_sites}", dataset="bench", model=model, rounds=ROUNDS,
         local_epochs=2, lr=0.003, batch_size=32, min_sites=n_sites, spare_executions=0,
+        fedbn=False,  # plain FedAvg, as Flower's side of benchmarks.vs_flower runs
     )  # fmt: skip
 
 

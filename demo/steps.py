@@ -22,6 +22,8 @@ console = Console()
 T = TypeVar("T")
 RESEARCHER = "researcher@uni.example"
 AUDITOR = "auditor@hospital.example"
+# The model head of the demo's experiment (see benchmarks/fl_sweep.py for the measurement).
+POOL_GRID = 2
 
 
 @dataclass(frozen=True)
@@ -129,12 +131,13 @@ def experiment_toml(name: str, rounds: int, size: int, min_sites: int) -> str:
     return f"""name = "{name}"
 dataset = "chest-xray"
 optimizer = "adam"
-lr = 0.0005
+lr = 0.002
 batch_size = 32
 local_epochs = 2
 rounds = {rounds}
 seed = 0
 algorithm = "fedavg"
+fedbn = true
 min_sites = {min_sites}
 site_timeout_s = 600
 
@@ -143,6 +146,7 @@ width = 8
 depth = 4
 num_classes = 2
 image_size = {size}
+pool_grid = {POOL_GRID}
 """
 
 

@@ -4,7 +4,9 @@ schema a request carries so the site can enforce it.
 A **site task** is one self-contained function
 ``task(data, weights, task, round_index, config) -> dict`` (see README, "Bring your own
 model"). Its reply is a plain dict: ``weights`` (``{name: float32 ndarray}``, for ``init`` and
-``train``), ``n_samples`` (int) and ``metrics`` (``{name: float}``).
+``train``), ``n_samples`` (int) and ``metrics`` (``{name: float}``); an ``evaluate`` reply may
+add ``score_histograms``: per-class score counts, shape ``(classes, 2, bins)``, from which the
+coordinator computes the AUC of the pooled validation data (:mod:`fedcommon.metrics`).
 
 The researcher's local contract check derives an :class:`OutputSchema` from the task's
 ``init`` weights and the metric names its ``train`` / ``evaluate`` calls returned. The schema
@@ -23,6 +25,8 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
+from fedcommon.weights import ReplyKey
 
 SCHEMA_ARGUMENT = "output_schema"  # the sy.Constant of the submitted function holding it
 WEIGHT_DTYPE_NAME = "float32"
@@ -107,7 +111,20 @@ def reply_problems(reply: Any, step: str, allow_nan: bool = True) -> list[str]:
     found += _metric_problems(reply.get("metrics", {}), allow_nan)
     if step in (TaskStep.INIT, TaskStep.TRAIN):
         found += weight_problems(reply.get("weights"))
+    if ReplyKey.HISTOGRAMS in reply:
+        found += histogram_problems(reply[ReplyKey.HISTOGRAMS])
     return found
+
+
+def histogram_problems(histograms: Any) -> list[str]:
+    """Optional ``score_histograms``: a ``(classes, 2, bins)`` array of finite counts >= 0."""
+    if not isinstance(histograms, np.ndarray) or histograms.dtype.kind not in "iuf":
+        return [f"'score_histograms' must be a numeric array, got {type(histograms).__name__}"]
+    if histograms.ndim != 3 or histograms.shape[1] != 2:
+        return [f"'score_histograms' must have shape (classes, 2, bins), got {histograms.shape}"]
+    if not np.all(np.isfinite(histograms)) or (histograms < 0).any():
+        return ["'score_histograms' must hold finite counts >= 0"]
+    return []
 
 
 def _metric_problems(metrics: Any, allow_nan: bool) -> list[str]:

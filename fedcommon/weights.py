@@ -28,6 +28,8 @@ class ReplyKey(StrEnum):
     N_SAMPLES = "n_samples"
     COMPUTE_SECONDS = "compute_seconds"
     METRICS = "metrics"
+    # Evaluation only: per-class score counts, see fedcommon.metrics (no per-sample scores).
+    HISTOGRAMS = "score_histograms"
 
 
 class WeightsError(PlatformError):

@@ -12,14 +12,17 @@ number, so they stay counts (a task casts them back with ``.long()`` when loadin
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from fedcommon import metrics as pooled
 from fedcommon.weights import WEIGHT_DTYPE, Array, Weights, WeightsError, validate
 
 COUNTER_SUFFIXES = ("num_batches_tracked",)
+log = logging.getLogger(__name__)
 
 
 def weighted_average(
@@ -83,6 +86,34 @@ def weighted_metrics(results: Sequence[tuple[Mapping[str, float], int]]) -> dict
         ]
         total = sum(n for _, n in pairs)
         merged[name] = sum(v * n for v, n in pairs) / total if total else float("nan")
+    return merged
+
+
+def pooled_metrics(
+    results: Sequence[tuple[Mapping[str, float], int, Array | None]],
+) -> dict[str, float]:
+    """Global evaluation metrics. ``auc`` is the AUC of the pooled validation data computed
+    from the sites' score histograms (``auc_bin_error`` bounds its binning error) when every
+    site sent one; ``auc_site_mean`` is the sample-weighted mean of the per-site AUCs.
+
+    A task that returns no ``score_histograms`` (any task but the built-in CNN, unless it
+    adds them), or histograms that do not merge, leaves ``auc`` at the site mean;
+    ``auc_pooled`` says which one ``auc`` is (1.0 pooled, 0.0 the site mean)."""
+    merged = weighted_metrics([(metrics, n) for metrics, n, _ in results])
+    if "auc" not in merged:
+        return merged
+    merged["auc_site_mean"], merged["auc_pooled"] = merged["auc"], 0.0
+    histograms = [h for _, _, h in results if h is not None]
+    if not histograms or len(histograms) != len(results):
+        return merged
+    try:
+        merged["auc"], merged["auc_bin_error"] = pooled.auc_from_histograms(
+            pooled.merge(histograms)
+        )
+    except pooled.HistogramError as err:
+        log.warning("pooled AUC not computed, auc is the site mean: %s", err.message)
+        return merged
+    merged["auc_pooled"] = 1.0
     return merged
 
 

@@ -177,10 +177,10 @@ def train(
     """
     from researcher.syftio.site import SyftSite
 
-    if len(fed.clients) < experiment.min_sites:
+    required = experiment.required_sites(len(fed.clients) + len(fed.errors))
+    if len(fed.clients) < required:
         raise TrainingError(
-            f"Only {len(fed.clients)} site(s) reachable, min_sites={experiment.min_sites}: "
-            f"{fed.errors}"
+            f"Only {len(fed.clients)} site(s) reachable, min_sites={required}: {fed.errors}"
         )
     found = resolve(experiment.task, task)
     sites = [

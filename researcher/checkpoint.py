@@ -33,6 +33,29 @@ class RunState:
     rounds: list[dict[str, Any]] = field(default_factory=list)
     wall_seconds: float = 0.0
     sites_used: list[str] = field(default_factory=list)
+    # FedBN: each site's own normalisation layers; FedAvgM/FedAdam: the server's moments.
+    site_weights: dict[str, Weights] = field(default_factory=dict)
+    server_moments: Weights = field(default_factory=dict)
+
+
+SEP = "::"  # separates the prefix of per-site layers and server moments in the npz
+
+
+def _extra_arrays(state: RunState) -> dict[str, Any]:
+    arrays = {f"moment{SEP}{k}": v for k, v in state.server_moments.items()}
+    for site, weights in state.site_weights.items():
+        arrays |= {f"site{SEP}{site}{SEP}{k}": v for k, v in weights.items()}
+    return arrays
+
+
+def _restore_extra(state: RunState, stored: dict[str, Any]) -> None:
+    for key, value in stored.items():
+        kind, _, rest = key.partition(SEP)
+        if kind == "moment":
+            state.server_moments[rest] = value
+        elif kind == "site":
+            site, _, name = rest.partition(SEP)
+            state.site_weights.setdefault(site, {})[name] = value
 
 
 def _atomic_write(path: Path, write: Any) -> None:
@@ -47,10 +70,11 @@ def save(out: Path, state: RunState) -> None:
 
     def write_weights(tmp: Path) -> None:
         with tmp.open("wb") as handle:
-            np.savez(handle, **state.weights)
+            np.savez(handle, **state.weights, **_extra_arrays(state))
 
     _atomic_write(out / weights_name, write_weights)
-    meta = {k: v for k, v in asdict(state).items() if k != "weights"}
+    arrays = ("weights", "site_weights", "server_moments")
+    meta = {k: v for k, v in asdict(state).items() if k not in arrays}
     meta["weights_file"] = weights_name
     _atomic_write(out / STATE_FILE, lambda tmp: tmp.write_text(json.dumps(meta, indent=1)))
     for old in out.glob("weights_round_*.npz"):
@@ -70,7 +94,8 @@ def load(out: Path, fingerprint: str) -> RunState | None:
     try:
         meta = json.loads(path.read_text())
         with np.load(out / meta.pop("weights_file")) as archive:
-            weights = {name: archive[name] for name in archive.files}
+            stored = {name: archive[name] for name in archive.files}
+        weights = {k: v for k, v in stored.items() if SEP not in k}
         validate(weights)
     except (OSError, ValueError, KeyError) as err:
         raise TrainingError(
@@ -82,7 +107,9 @@ def load(out: Path, fingerprint: str) -> RunState | None:
             f"{out} holds a run of a different experiment (fingerprint {meta['fingerprint']}, "
             f"this one is {fingerprint}). Use a new --out folder for a changed experiment."
         )
-    return RunState(weights=weights, **meta)
+    state = RunState(weights=weights, **meta)
+    _restore_extra(state, stored)
+    return state
 
 
 def start_or_resume(out: Path, fingerprint: str, initial: Weights) -> RunState:

@@ -1,13 +1,14 @@
-"""The round loop: send the global weights to every site at once, average what comes back,
-evaluate, checkpoint. The math is in ``researcher.aggregate``; sites are behind
-``researcher.site.Site``.
+"""The round loop: send the model to every site at once, aggregate what comes back, evaluate,
+checkpoint. What each site receives and how replies become the next model is
+``researcher.strategy`` (FedAvg, FedAvgM, FedAdam, FedBN); the math is in
+``researcher.aggregate``; sites are behind ``researcher.site.Site``.
 
 Each call runs in its own daemon thread with a deadline of ``site_timeout_s`` (syft's
 blocking calls never time out, and a daemon thread cannot keep the program alive at exit).
 A site that fails or misses its deadline is skipped for the round and recorded; a site that
 is denied or has used up its approval is dropped for the rest of the run; a site still busy
 with a timed-out call is skipped until it returns. The run stops when fewer than
-``min_sites`` sites train successfully in a round.
+``min_sites`` sites (default: a majority) train successfully in a round.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from researcher.checkpoint import RunState
 from researcher.config import ExperimentConfig
 from researcher.errors import CallFailure, SiteCallError, TrainingError
 from researcher.site import Reply, Site
+from researcher.strategy import Strategy
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class Coordinator:
         self.progress = progress or _Quiet()
         self.dropped: dict[str, str] = {}
         self.busy: dict[str, Future[Reply]] = {}
+        self.strategy = Strategy(experiment.server_settings())
 
     def run(self, initial: Weights) -> dict[str, Any]:
         """Train (or resume) to the planned number of rounds; returns the summary dict."""
@@ -101,24 +104,22 @@ class Coordinator:
 
     def _round(self, state: RunState, round_index: int) -> dict[str, Any]:
         started = time.perf_counter()
-        trained = self._phase(state, round_index, "train", state.weights)
-        if len(trained) < self.experiment.min_sites:
+        trained = self._phase(state, round_index, "train")
+        required = self.experiment.required_sites(len(self.sites))
+        if len(trained) < required:
             raise TrainingError(
                 f"Round {round_index}: only {len(trained)} site(s) trained ({sorted(trained)}), "
-                f"fewer than min_sites={self.experiment.min_sites}. Skipped sites and reasons "
+                f"fewer than min_sites={required}. Skipped sites and reasons "
                 f"are in {self.out / 'metrics.csv'}; fix them (researcher status) and rerun "
                 "the same command to resume."
             )
-        updates = [
-            (aggregate.require(reply.weights), reply.n_samples) for reply in trained.values()
-        ]
-        state.weights = aggregate.weighted_average(updates, sites=list(trained))
+        self.strategy.aggregate(state, trained)
         train_wall = time.perf_counter() - started
-        evaluated = self._phase(state, round_index, "evaluate", state.weights)
+        evaluated = self._phase(state, round_index, "evaluate")
         wall = time.perf_counter() - started
         compute = _slowest(trained) + _slowest(evaluated)
-        global_metrics = aggregate.weighted_metrics(
-            [(r.metrics, r.n_samples) for r in evaluated.values()]
+        global_metrics = aggregate.pooled_metrics(
+            [(r.metrics, r.n_samples, r.histograms) for r in evaluated.values()]
         )
         state.rows.append(_row(round_index, "global", "evaluate", "ok", "", global_metrics))
         state.sites_used = sorted(set(state.sites_used) | set(trained))
@@ -135,9 +136,7 @@ class Coordinator:
         state.rounds.append(record)
         return record
 
-    def _phase(
-        self, state: RunState, round_index: int, phase: str, weights: Weights
-    ) -> dict[str, Reply]:
+    def _phase(self, state: RunState, round_index: int, phase: str) -> dict[str, Reply]:
         """Call every available site concurrently; record each outcome in ``state.rows``."""
         futures: dict[str, Future[Reply]] = {}
         for name, site in self.sites.items():
@@ -147,7 +146,8 @@ class Coordinator:
                 self.progress.site_done(round_index, name, phase, "skipped")
                 continue
             call = site.train if phase == "train" else site.evaluate
-            futures[name] = _in_thread(lambda call=call: call(weights, round_index))  # type: ignore[misc]
+            weights = self.strategy.weights_for(state, name)
+            futures[name] = _in_thread(lambda c=call, w=weights: c(w, round_index))  # type: ignore[misc]
         wait_all(futures.values(), timeout=self.experiment.site_timeout_s)
         replies: dict[str, Reply] = {}
         for name, future in futures.items():

@@ -23,7 +23,11 @@ ROW_FIELDS = (
     "loss",
     "accuracy",
     "auc",
+    "auc_bin_error",
+    "auc_site_mean",
+    "auc_pooled",
 )
+NOT_PLOTTED = ("auc_bin_error", "auc_pooled")  # bookkeeping of the pooled AUC, not metrics
 
 
 def write_metrics_csv(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -92,7 +96,7 @@ def plot_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     import matplotlib.pyplot as plt
 
     evals = [r for r in rows if r["phase"] == "evaluate" and r["status"] == "ok"]
-    names = {key for row in evals for key in row} - set(ROW_FIELDS[:8])
+    names = {key for row in evals for key in row} - {*ROW_FIELDS[:8], *NOT_PLOTTED}
     usual = ("loss", "accuracy", "auc")
     metrics = [m for m in usual if m in names] + sorted(names - set(usual)) or ["loss"]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.8), squeeze=False)

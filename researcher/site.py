@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from fedcommon.weights import ReplyKey, Weights, WeightsError
+import numpy as np
+
+from fedcommon.weights import Array, ReplyKey, Weights, WeightsError
 
 
 @dataclass(frozen=True)
@@ -19,6 +21,7 @@ class Reply:
     compute_seconds: float
     metrics: dict[str, float] = field(default_factory=dict)
     weights: Weights | None = None
+    histograms: Array | None = None
 
     @classmethod
     def from_plain(cls, raw: Mapping[str, Any]) -> Reply:
@@ -28,11 +31,13 @@ class Reply:
                 f"A site reply must be a dict with {list(ReplyKey)}, got {raw!r:.80}."
             )
         weights = raw.get(ReplyKey.WEIGHTS)
+        histograms = raw.get(ReplyKey.HISTOGRAMS)
         return cls(
             n_samples=int(raw[ReplyKey.N_SAMPLES]),
             compute_seconds=float(raw.get(ReplyKey.COMPUTE_SECONDS, 0.0)),
             metrics={k: float(v) for k, v in dict(raw.get(ReplyKey.METRICS, {})).items()},
             weights=dict(weights) if weights is not None else None,
+            histograms=np.asarray(histograms, dtype=np.float64) if histograms is not None else None,
         )
 
 

@@ -13,7 +13,8 @@ A **site task** is one self-contained function::
 - ``round_index``: 1, 2, ... (0 for init). ``config``: the experiment's settings and its
   ``[task_config]`` table (:meth:`researcher.config.ExperimentConfig.site_config`).
 - returns ``{"weights": {name: float32 ndarray}}`` (init / train), ``"n_samples": int`` and
-  ``"metrics": {name: float}``.
+  ``"metrics": {name: float}``; an evaluate reply may add ``"score_histograms"`` (counts,
+  ``(classes, 2, config["auc_bins"])``, see :mod:`fedcommon.metrics`) for the pooled AUC.
 
 Imports and helpers live inside the body: the site runs this source alone, and the admin
 reads all of it. The experiment names the task (``task = "path/file.py:fn"``) or a notebook

@@ -15,7 +15,9 @@ Steps (``task``, chosen by the coordinator per call, each call counts against th
 - ``"train"``: start from ``weights`` (or a seeded fresh model when empty), run
   ``local_epochs`` of SGD/Adam on the site's training split (plus the FedProx proximal term
   ``mu/2 * ||w - w_global||^2`` when ``algorithm == "fedprox"``), return the new weights.
-- ``"evaluate"``: loss, accuracy and AUC of ``weights`` on the held-out validation split.
+- ``"evaluate"``: loss, accuracy and AUC of ``weights`` on the held-out validation split,
+  and per-class score histograms (counts only) from which the coordinator computes the AUC
+  of the pooled validation data of all sites (``fedcommon.metrics``).
 - ``"init"``: the seeded initial weights; touches no data (used locally by the coordinator).
 
 What leaves the site: a plain dict with float32 weights (init / train), the sample count
@@ -55,9 +57,11 @@ def cnn_task(
             layers.append(nn.ReLU())
             layers.append(nn.MaxPool2d(2))
             channels_in = channels_out
-        pool = nn.AdaptiveMaxPool2d(1) if model_cfg.get("pool", "max") == "max" else None
-        layers += [pool or nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-        layers.append(nn.Linear(channels_in, int(model_cfg["num_classes"])))
+        # Head: pool to a grid x grid map per channel (1 = one value per channel), then linear.
+        grid = int(model_cfg.get("pool_grid", 1))
+        pool_type = nn.AdaptiveMaxPool2d if model_cfg.get("pool", "max") == "max" else None
+        layers += [(pool_type or nn.AdaptiveAvgPool2d)(grid), nn.Flatten()]
+        layers.append(nn.Linear(channels_in * grid * grid, int(model_cfg["num_classes"])))
         return nn.Sequential(*layers)
 
     def as_inputs(array: Any) -> torch.Tensor:
@@ -121,7 +125,18 @@ def cnn_task(
         truth = targets.numpy()
         accuracy = float((probs.argmax(axis=1) == truth).mean()) if len(truth) else float("nan")
         metrics = {"loss": loss, "accuracy": accuracy, "auc": auc_score(probs, truth)}
-        return reply(len(truth), metrics, with_weights=False)
+        scored = reply(len(truth), metrics, with_weights=False)
+        # Counts of scores per class, truth and bin (fedcommon.metrics): pooled AUC, no scores.
+        bins = int(config.get("auc_bins", 100))
+        binned = np.clip((probs * bins).astype(np.int64), 0, bins - 1)
+        scored["score_histograms"] = np.stack(
+            [
+                [np.bincount(binned[truth != k, k], minlength=bins),
+                 np.bincount(binned[truth == k, k], minlength=bins)]
+                for k in range(probs.shape[1])
+            ]
+        ).astype(np.float32)  # fmt: skip
+        return scored
 
     if task != "train":
         raise ValueError(f"task must be 'train', 'evaluate' or 'init', got {task!r}")

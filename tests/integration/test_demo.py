@@ -26,6 +26,7 @@ def test_demo_runs_every_role_and_stops_its_sites(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "PHI verify: PASS" in result.stdout
     assert "risk" in result.stdout.lower()  # the admin's review was shown
+    assert "all sites pooled" in result.stdout  # the pooled global AUC is printed
     assert result.stdout.count("audit chain intact") == 3
     summary = json.loads((out / "runs" / "fedavg" / "summary.json").read_text())
     assert summary["rounds_completed"] == 1

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fedcommon.sites_file import SitesFileError
-from researcher.config import load_experiment, load_sites
+from researcher.config import ExperimentConfig, load_experiment, load_sites
 from researcher.errors import ConfigError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -46,7 +46,8 @@ def test_bad_experiment_names_the_field(tmp_path: Path) -> None:
     path.write_text('name = "Bad-Name"\ndataset = "d"\nalgorithm = "fedsgd"\n')
 
     with pytest.raises(
-        ConfigError, match=r"name: .*lowercase.*algorithm: Input should be 'fedavg' or 'fedprox'"
+        ConfigError,
+        match=r"name: .*lowercase.*algorithm: Input should be 'fedavg', 'fedprox', 'fedavgm' or",
     ):
         load_experiment(path)
 
@@ -58,3 +59,11 @@ def test_function_name_changes_with_the_code_or_settings() -> None:
     assert exp.function_name("src") != changed.function_name("src")
     assert exp.function_name("src") != exp.function_name("src2")
     assert exp.function_name("src").startswith("fl_pneumonia_cnn_")
+
+
+@pytest.mark.parametrize(("n_sites", "majority"), [(2, 2), (3, 2), (10, 6)])
+def test_min_sites_defaults_to_a_majority(n_sites: int, majority: int) -> None:
+    exp = ExperimentConfig(name="unit", dataset="d")
+
+    assert exp.required_sites(n_sites) == majority
+    assert ExperimentConfig(name="unit", dataset="d", min_sites=1).required_sites(10) == 1

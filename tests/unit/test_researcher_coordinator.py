@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from fedcommon.weights import Weights
+from researcher import checkpoint
 from researcher.config import ExperimentConfig, ModelConfig
 from researcher.coordinator import Coordinator
 from researcher.errors import TrainingError
@@ -83,6 +85,8 @@ def test_three_sites_train_and_write_every_output(tmp_path: Path) -> None:
     assert summary["rounds_completed"] == 3
     assert summary["sites_used"] == ["site0", "site1", "site2"]
     assert summary["final_global_metrics"]["accuracy"] > 0.6
+    final = summary["final_global_metrics"]  # pooled AUC from the sites' score histograms
+    assert 0.0 <= final["auc_bin_error"] < 0.02 and 0.5 < final["auc"] <= 1.0
     for name in ("metrics.csv", "summary.json", "global_model.pt", "metrics.png", "round_time.png"):
         assert (tmp_path / name).stat().st_size > 0
     timing = json.loads((tmp_path / "summary.json").read_text())["per_round"][0]
@@ -168,3 +172,41 @@ def test_checkpoint_keeps_only_the_last_weights(tmp_path: Path) -> None:
     assert files == ["weights_round_002.npz"]
     with np.load(tmp_path / files[0]) as archive:
         assert all(archive[name].dtype == np.float32 for name in archive.files)
+
+
+def test_fedbn_sites_keep_their_own_batch_norm_statistics(tmp_path: Path) -> None:
+    exp = experiment(rounds=1)
+    sites = make_sites(exp)
+    coordinator = Coordinator(sites, exp, tmp_path)
+
+    coordinator.run(initial_weights(exp.site_config()))
+
+    state = checkpoint.load(tmp_path, exp.fingerprint())
+    assert state is not None and sorted(state.site_weights) == ["site0", "site1", "site2"]
+    means = [state.site_weights[s]["1.running_mean"] for s in ("site0", "site1", "site2")]
+    assert not np.allclose(means[0], means[1])
+    sent = coordinator.strategy.weights_for(state, "site1")["1.running_mean"]
+    assert np.array_equal(sent, means[1])
+
+
+class NoHistograms:
+    """A site whose task returns no score histograms (any task but the built-in CNN)."""
+
+    def __init__(self, site: InMemorySite) -> None:
+        self.site, self.name = site, site.name
+
+    def train(self, weights: Weights, round_index: int) -> Reply:
+        return self.site.train(weights, round_index)
+
+    def evaluate(self, weights: Weights, round_index: int) -> Reply:
+        return replace(self.site.evaluate(weights, round_index), histograms=None)
+
+
+def test_a_task_without_histograms_trains_and_reports_the_site_mean_auc(tmp_path: Path) -> None:
+    exp = experiment(rounds=1)
+
+    final = run([NoHistograms(s) for s in make_sites(exp)], exp, tmp_path)["final_global_metrics"]
+
+    assert final["auc_pooled"] == 0.0 and "auc_bin_error" not in final
+    assert final["auc"] == final["auc_site_mean"]
+    assert read_rows(tmp_path)[-1]["auc_pooled"] == "0.0"

@@ -103,4 +103,4 @@ def test_source_is_self_contained_for_the_site() -> None:
 
     reply = namespace["cnn_task"](data, {}, "evaluate", 0, config())
 
-    assert set(reply) == {"n_samples", "metrics"}
+    assert set(reply) == {"n_samples", "metrics", "score_histograms"}

@@ -1,0 +1,125 @@
+"""Shared pieces of the federated-quality benchmarks (fl_quality, fl_sweep): generated
+hospital exports read by the real ingestion pipeline, and the real site function and
+coordinator over in-memory sites.
+
+Three sites per setting are written by ``datasite.synth`` (real DICOM files + labels.csv,
+cached under out/bench-fl/ and reused) and ingested at 64 px. IID: the "balanced" preset at
+prevalence 0.5 everywhere, different seeds. Non-IID: three vendors (fuji-cr / ge-dx /
+philips-dx) with prevalence 0.2 / 0.5 / 0.8. Every method is scored on the pooled validation
+splits of the three sites.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datasite.ingest.labels import read_labels
+from datasite.ingest.pipeline import IngestOptions, process
+from datasite.synth import SynthConfig, generate_site, preset
+from researcher.config import ExperimentConfig, ModelConfig
+from researcher.coordinator import Coordinator
+from researcher.inmemory import InMemorySite, initial_weights
+from researcher.task import load_task
+
+CACHE = Path("out/bench-fl")
+federated_step = load_task().fn  # the built-in CNN task (examples/tasks/cnn.py)
+KEY = b"fl-quality-benchmark-key-0123456789"
+ROWS, SIZE, VAL_FRACTION = 256, 64, 0.2
+SIZE_DEFAULT = SIZE
+# The benchmark's model and training settings (the product's defaults are chosen from the
+# sweep in benchmarks/fl_sweep.py; these are what both benchmarks start from).
+MODEL: dict[str, Any] = {"width": 8, "depth": 4, "pool_grid": 2}
+DEFAULTS: dict[str, Any] = {"lr": 2e-3, "batch_size": 32, "local_epochs": 2, "rounds": 10}
+# setting -> one (preset, prevalence, seed) per site
+SETTINGS: dict[str, tuple[tuple[str, float, int], ...]] = {
+    "iid": (("balanced", 0.5, 101), ("balanced", 0.5, 102), ("balanced", 0.5, 103)),
+    "noniid": (("fuji-cr", 0.2, 201), ("ge-dx", 0.5, 202), ("philips-dx", 0.8, 203)),
+}
+Data = dict[str, Any]  # images, labels, val_images, val_labels
+
+
+def experiment(algorithm: str = "fedavg", **overrides: Any) -> ExperimentConfig:
+    """The benchmark's experiment: the product's defaults unless ``DEFAULTS`` or
+    ``overrides`` say otherwise (3 sites must all train every round)."""
+    settings: dict[str, Any] = {**DEFAULTS, "algorithm": algorithm, "min_sites": 3, **overrides}
+    model = ModelConfig(**{"image_size": SIZE, **MODEL, **settings.pop("model", {})})
+    return ExperimentConfig(name="quality", dataset="synthetic", model=model, **settings)
+
+
+def cached_export(
+    setting: str, index: int, shift: str, prevalence: float, seed: int, n: int
+) -> Path:
+    """The site's DICOM export under out/bench-fl/, generated once per configuration."""
+    out = CACHE / f"{setting}-site{index}-{shift}-p{prevalence}-s{seed}-n{n}-r{ROWS}"
+    labels = out / "labels.csv"
+    if labels.exists():
+        with labels.open(newline="") as handle:
+            if sum(1 for _ in csv.reader(handle)) == n + 1:
+                return out
+    started = time.perf_counter()
+    shifted = preset(shift, prevalence=prevalence)
+    generate_site(SynthConfig(out, f"{setting}{index}", n, seed, shifted, rows=ROWS))
+    print(f"generated {out} in {time.perf_counter() - started:.1f}s")
+    return out
+
+
+def ingest(source: Path) -> Data:
+    """Private train / val arrays exactly as a site's ingestion would upload them."""
+    options = IngestOptions(size=SIZE, val_fraction=VAL_FRACTION, mock_seed=0)
+    result = process(source, read_labels(source / "labels.csv"), KEY, options)
+    if result.val is None:
+        raise RuntimeError(f"{source}: ingestion produced no validation split")
+    return {
+        "images": result.train.images,
+        "labels": result.train.labels,
+        "val_images": result.val.images,
+        "val_labels": result.val.labels,
+    }
+
+
+def load_setting(setting: str, n: int) -> list[Data]:
+    """The three sites' ingested arrays of ``setting`` with ``n`` DICOM files each."""
+    sites = SETTINGS[setting]
+    return [ingest(cached_export(setting, i, *site, n=n)) for i, site in enumerate(sites)]
+
+
+def pooled(parts: list[Data]) -> Data:
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+
+
+def scores(metrics: dict[str, float]) -> dict[str, float]:
+    return {"accuracy": float(metrics["accuracy"]), "auc": float(metrics["auc"])}
+
+
+def federated(parts: list[Data], exp: ExperimentConfig) -> list[dict[str, float]]:
+    """The real coordinator over in-memory sites: the global metrics after every round
+    (accuracy pooled over the sites' validation splits, AUC from the pooled histograms)."""
+    sites = [InMemorySite(f"s{i}", **p, config=exp.site_config()) for i, p in enumerate(parts)]
+    with tempfile.TemporaryDirectory() as out:
+        coordinator = Coordinator(sites, exp, Path(out))
+        coordinator.run(initial_weights(exp.site_config()))
+        with (Path(out) / "metrics.csv").open(newline="") as handle:
+            rows = [r for r in csv.DictReader(handle) if r["site"] == "global"]
+    return [scores({k: float(r[k]) for k in ("accuracy", "auc")}) for r in rows]
+
+
+def alone(train: Data, val: Data, exp: ExperimentConfig, epochs: int, chunk: int = 0) -> Data:
+    """One process trains on ``train`` for ``epochs`` and is scored on ``val``. With
+    ``chunk`` > 0 the optimiser restarts every ``chunk`` epochs, as it does at a site every
+    round (its state is not kept between calls)."""
+    chunk = chunk or epochs
+    cfg = {**exp.site_config(), "local_epochs": chunk}
+    data = {"images": train["images"], "labels": train["labels"]}
+    data |= {"val_images": val["val_images"], "val_labels": val["val_labels"]}
+    weights: dict[str, Any] = {}
+    for index in range(epochs // chunk):
+        step = federated_step(data, weights, "train", index + 1, cfg)
+        weights = step["weights"]
+    metrics = federated_step(data, weights, "evaluate", 1, cfg)
+    return scores(metrics["metrics"])
