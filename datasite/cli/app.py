@@ -50,6 +50,9 @@ def _register_subcommands() -> None:
 
     app.add_typer(requests_app, name="requests", help="Review code requests and decide on them.")
     app.add_typer(audit_app, name="audit", help="Export and verify the site's audit log.")
+    from datasite.cli.privacy import privacy_app
+
+    app.add_typer(privacy_app, name="privacy", help="Each dataset's privacy budget (epsilon).")
     from datasite.cli.data import register as register_data_commands  # synth, ingest
 
     register_data_commands(app)

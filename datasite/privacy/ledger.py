@@ -300,3 +300,8 @@ def _spend(
         request_id=request_id, dataset=ledger.dataset, round=index, epsilon=epsilon,
         request_spent=share.spent + epsilon, remaining=ledger.remaining,
     )  # fmt: skip
+
+
+def ledger_path(data_dir: Path) -> Path:
+    """Where a site keeps its ledger: with the rest of its state in its data dir."""
+    return Path(data_dir) / "privacy" / "ledger.db"

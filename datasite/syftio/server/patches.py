@@ -9,9 +9,10 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
    functions for the whole process):
    ``execution_cap``, ``role_registry``, ``single_run``.
 2. Worker patches, on the one Datasite object's service instances, after it exists:
-   ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
-   ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
-   one audited execution runs the code once.
+   ``audit_hooks``, then ``privacy_budget``. Instance attributes shadow the class, so the audit
+   wrapper of ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper
+   inside it: one audited execution runs the code once. ``privacy_budget`` wraps the audit
+   wrappers (it comes later): its refusals happen before syft or the audit hook act.
 
 Every patch checks the installed syft version before touching it and refuses any other:
 the patched private functions may have changed.
@@ -83,6 +84,16 @@ def _install_audit_hooks(runtime: Runtime) -> None:
     runtime.audit = audit_hooks.install(runtime.worker, runtime.audit_dir)
 
 
+def _install_privacy_budget(runtime: Runtime) -> None:
+    from datasite.privacy.ledger import ledger_path
+    from datasite.syftio.server import privacy
+
+    if runtime.audit is None:
+        raise PatchError("privacy_budget needs the audit hooks installed first.")
+    # audit_dir is DATA_DIR/audit (SiteSettings); the ledger lives at DATA_DIR/privacy.
+    privacy.install(runtime.worker, ledger_path(runtime.audit_dir.parent), runtime.audit)
+
+
 REGISTRY: tuple[Patch, ...] = (
     Patch(
         name="execution_cap",
@@ -122,6 +133,18 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_review_audit.py::"
         "test_review_approve_and_executions_are_audited",
         apply=_install_audit_hooks,
+    ),
+    Patch(
+        name="privacy_budget",
+        stage=Stage.WORKER,
+        target="services request.apply/undo, action._user_code_execute (instance attributes, "
+        "outside the audit hooks)",
+        why="The hospital owns each dataset's epsilon budget (issue 13): approval reserves a "
+        "request's declared DP cost after recomputing it, each training execution is charged "
+        "before it runs, non-DP requests on a budgeted dataset are refused.",
+        proof="tests/integration/test_privacy.py::"
+        "test_a_budget_of_3_allows_one_request_costing_2_and_refuses_a_second",
+        apply=_install_privacy_budget,
     ),
 )
 

@@ -6,7 +6,8 @@ Responses never carry exception text: details go to the site log.
 
 Routes: ``/health``, ``/whoami`` (any user); ``/audit/records``, ``/audit/log``,
 ``/audit/verify``, ``/requests``, ``/requests/{id}`` (admin or compliance);
-``POST /requests/{id}/review`` (admin: records a "reviewed" audit event).
+``POST /requests/{id}/review`` (admin: records a "reviewed" audit event); ``/privacy...``
+(the privacy ledger: datasite/syftio/server/privacy_routes.py).
 No ``from __future__ import annotations`` here: FastAPI must resolve the local dependencies.
 """
 
@@ -21,6 +22,7 @@ from pydantic import BaseModel
 from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
 from datasite.syftio.server import requests as rr
+from datasite.syftio.server.privacy_routes import add_privacy_routes
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ def make_site_router(worker: Any, settings: SiteSettings) -> APIRouter:
 
     _audit_routes(router, settings, auditor, admin)
     _request_routes(router, worker, settings, auditor, admin)
+    add_privacy_routes(router, worker, settings, caller, auditor, admin)
 
     @router.get("/health")
     def health() -> dict[str, str]:
