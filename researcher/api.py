@@ -4,6 +4,7 @@ from researcher import api
 fed = api.connect(api.load_sites("sites.toml"))       # log in to every site
 api.list_datasets(fed)                                  # datasets and assets per site
 exp = api.load_experiment("experiment.toml")
+api.privacy_cost(fed, exp)                              # DP: declared epsilon per site
 api.dry_run(fed, exp)                                   # the site function on each mock
 api.submit(fed, exp)                                    # dry run, then a request per site
 api.status(fed, exp)                                    # pending / approved / denied, budget
@@ -18,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fedcommon.privacy import PrivacyPlan
+from researcher import privacy, tasks
 from researcher.config import ExperimentConfig, SitesConfig, load_experiment, load_sites
 from researcher.coordinator import Coordinator, Progress
 from researcher.errors import ResearcherError, SubmissionError, TrainingError
-from researcher.inmemory import initial_weights
-from researcher.site_code import federated_step
 
 __all__ = [
     "Federation",
@@ -31,6 +32,7 @@ __all__ = [
     "list_datasets",
     "load_experiment",
     "load_sites",
+    "privacy_cost",
     "status",
     "submit",
     "train",
@@ -45,13 +47,14 @@ class Federation:
     sites: SitesConfig
     clients: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] | None = None  # where the credential variables are read
 
 
 def connect(sites: SitesConfig, env: Mapping[str, str] | None = None) -> Federation:
     """Log in to every site; a site that fails is listed in ``errors`` with the reason."""
     from researcher.syftio import client
 
-    fed = Federation(sites)
+    fed = Federation(sites, env=env)
     for site in sites.sites:
         try:
             fed.clients[site.name] = client.connect(site, env)
@@ -78,7 +81,29 @@ def _assets(fed: Federation, site: str, experiment: ExperimentConfig) -> dict[st
     return client.site_assets(fed.clients[site], site, experiment.dataset)
 
 
-def dry_run(fed: Federation, experiment: ExperimentConfig) -> dict[str, dict[str, float]]:
+def _site(fed: Federation, name: str) -> Any:
+    return next(site for site in fed.sites.sites if site.name == name)
+
+
+def privacy_cost(
+    fed: Federation, experiment: ExperimentConfig
+) -> tuple[dict[str, PrivacyPlan], list[dict[str, Any]]]:
+    """Per site: the plan (noise, declared epsilon over every approved training round, from
+    Opacus' accountant for that site's training-set size) and a row comparing the cost with
+    the site's remaining budget. Empty without ``[privacy]``."""
+    plans: dict[str, PrivacyPlan] = {}
+    rows = []
+    for site in fed.clients:
+        found = privacy.site_privacy(_site(fed, site), experiment.dataset, fed.env)
+        if experiment.privacy is not None:
+            plans[site] = privacy.plan_for(experiment, int(found["n_train"]))
+        rows.append(privacy.cost_row(site, found, plans.get(site)))
+    return plans, rows
+
+
+def dry_run(
+    fed: Federation, experiment: ExperimentConfig, plans: Mapping[str, PrivacyPlan] | None = None
+) -> dict[str, dict[str, float]]:
     """Run the site function locally on each site's mock data: one training and one
     evaluation call. Returns the mock validation metrics per site.
 
@@ -87,13 +112,14 @@ def dry_run(fed: Federation, experiment: ExperimentConfig) -> dict[str, dict[str
     """
     from researcher.syftio import client
 
-    config = experiment.site_config()
+    step = tasks.experiment_function(experiment)
     results = {}
     for site in fed.clients:
+        config = privacy.config_with_plan(experiment, (plans or {}).get(site))
         mock = client.mock_arrays(_assets(fed, site, experiment))
         try:
-            trained = federated_step(**mock, weights={}, task="train", round_index=1, config=config)
-            scored = federated_step(
+            trained = step(**mock, weights={}, task="train", round_index=1, config=config)
+            scored = step(
                 **mock, weights=trained["weights"], task="evaluate", round_index=1, config=config
             )
         except Exception as err:  # any failure on mock stops the submission
@@ -105,14 +131,22 @@ def dry_run(fed: Federation, experiment: ExperimentConfig) -> dict[str, dict[str
     return results
 
 
-def submit(fed: Federation, experiment: ExperimentConfig) -> dict[str, str]:
-    """Dry-run on every mock, then create the code request at every site."""
+def submit(
+    fed: Federation, experiment: ExperimentConfig, plans: Mapping[str, PrivacyPlan] | None = None
+) -> dict[str, str]:
+    """Dry-run on every mock, then create the code request at every site. With ``[privacy]``
+    each site's request carries its plan (pass ``plans`` from :func:`privacy_cost` to reuse
+    what the researcher was shown)."""
     from researcher.syftio import code
 
     _require_all(fed)
-    dry_run(fed, experiment)
+    if experiment.privacy is not None and plans is None:
+        plans = privacy_cost(fed, experiment)[0]
+    dry_run(fed, experiment, plans)
     return {
-        site: code.submit(handle, site, _assets(fed, site, experiment), experiment)
+        site: code.submit(
+            handle, site, _assets(fed, site, experiment), experiment, (plans or {}).get(site)
+        )
         for site, handle in fed.clients.items()
     }
 
@@ -126,9 +160,21 @@ def status(fed: Federation, experiment: ExperimentConfig | None = None) -> list[
     rows = []
     for site, handle in fed.clients.items():
         found = [code.status(handle, experiment)] if experiment else code.all_status(handle)
-        rows += [{"site": site, **row} for row in found]
+        extra = _remaining(fed, site, experiment) if experiment else {}
+        rows += [{"site": site, **row, **extra} for row in found]
     rows += [{"site": s, "status": "unreachable", "reason": r} for s, r in fed.errors.items()]
     return rows
+
+
+def _remaining(fed: Federation, site: str, experiment: ExperimentConfig) -> dict[str, Any]:
+    """The site's remaining privacy budget for the experiment's dataset."""
+    try:
+        found = privacy.site_privacy(_site(fed, site), experiment.dataset, fed.env)
+    except ResearcherError as err:
+        log.info("%s", err.message)
+        return {"privacy_remaining": "unknown"}
+    budget = found.get("budget")
+    return {"privacy_remaining": round(budget["remaining"], 4) if budget else "no budget"}
 
 
 def train(
@@ -151,7 +197,8 @@ def train(
         for name, handle in fed.clients.items()
     ]
     coordinator = Coordinator(sites, experiment, Path(out), progress)
-    return coordinator.run(initial_weights(experiment.site_config()))
+    step = tasks.experiment_function(experiment)
+    return coordinator.run(tasks.initial_weights(step, experiment.site_config()))
 
 
 def _require_all(fed: Federation) -> None:

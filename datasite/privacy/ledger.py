@@ -202,7 +202,7 @@ class Ledger:
             if row is None or not row[1]:
                 raise BudgetError(
                     f"Request {request_id[:8]} holds no active share of dataset '{dataset}' "
-                    f"budget (remaining epsilon {floor2(ledger.remaining)}): it was approved "
+                    f"privacy budget (remaining epsilon {floor2(ledger.remaining)}): approved "
                     "before the budget was set, or revoked. Approve it again to reserve its cost."
                 )
             return _spend(con, ledger, request_id, PrivacyPlan.model_validate_json(row[0]))

@@ -1,9 +1,10 @@
 """The shipped site function as a syft code request, its status, and calls to it.
 
 What the admin reviews is what runs: syft stores the text of ``researcher.site_code.
-federated_step`` (``inspect.getsource``) as the request's code and executes that text; the
-experiment's settings are bound as a ``sy.Constant`` the caller cannot override, and the
-output policy caps executions at ``experiment.execution_budget``.
+federated_step`` (or of the experiment's task, :mod:`researcher.tasks`) as the request's code
+and executes that text; the experiment's settings (with this site's privacy plan, its declared
+cost) are bound as a ``sy.Constant`` the caller cannot override, and the output policy caps
+executions at ``experiment.execution_budget``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ import types
 from collections.abc import Mapping
 from typing import Any
 
+from fedcommon.privacy import PrivacyPlan
 from researcher.config import ExperimentConfig
 from researcher.errors import SiteCallError, SubmissionError
-from researcher.site_code import federated_step
+from researcher.privacy import config_with_plan
 from researcher.syftio.client import quiet, syft_message
+from researcher.tasks import experiment_function
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +34,28 @@ _REASONS = (
 
 
 def function_name(experiment: ExperimentConfig) -> str:
-    return experiment.function_name(inspect.getsource(federated_step))
+    return experiment.function_name(inspect.getsource(experiment_function(experiment)))
 
 
-def build_function(client: Any, assets: Mapping[str, Any], experiment: ExperimentConfig) -> Any:
+def build_function(
+    client: Any, assets: Mapping[str, Any], experiment: ExperimentConfig,
+    plan: PrivacyPlan | None = None,
+) -> Any:  # fmt: skip
     """The syft function for ``experiment`` bound to this site's assets."""
     import syft as sy
     from syft.service.policy.policy import OutputPolicyExecuteCount
 
     name = function_name(experiment)
+    shipped = experiment_function(experiment)
     # Same code object (so the same source) under the experiment's unique name.
-    named = types.FunctionType(federated_step.__code__, federated_step.__globals__, name)
+    named = types.FunctionType(shipped.__code__, shipped.__globals__, name)
     policy = sy.MixedInputPolicy(
         client=client,
         **assets,
         weights=dict,
         task=str,
         round_index=int,
-        config=sy.Constant(val=experiment.site_config()),
+        config=sy.Constant(val=config_with_plan(experiment, plan)),
     )
     decorate = sy.syft_function(
         input_policy=policy,
@@ -67,7 +74,10 @@ def find_code(client: Any, name: str) -> Any | None:
     return None
 
 
-def submit(client: Any, site: str, assets: Mapping[str, Any], experiment: ExperimentConfig) -> str:
+def submit(
+    client: Any, site: str, assets: Mapping[str, Any], experiment: ExperimentConfig,
+    plan: PrivacyPlan | None = None,
+) -> str:  # fmt: skip
     """Create the code request at ``site``; returns 'submitted' or 'already submitted'."""
     from syft.types.errors import SyftException
 
@@ -76,7 +86,7 @@ def submit(client: Any, site: str, assets: Mapping[str, Any], experiment: Experi
         return "already submitted"
     try:
         with quiet():
-            client.code.request_code_execution(build_function(client, assets, experiment))
+            client.code.request_code_execution(build_function(client, assets, experiment, plan))
     except SyftException as err:
         raise SubmissionError(
             f"Site {site}: the code request failed: {syft_message(err)}"
@@ -131,6 +141,8 @@ def short_reason(err: BaseException, budget: int) -> str:
         return (
             f"denied by the site admin: {message.split('Reason:', 1)[1].strip().rstrip('.')[:200]}"
         )
+    if "privacy" in lowered and ("share" in lowered or "budget" in lowered):
+        return f"refused by the site's privacy budget (used up): {message[:300]}"
     if "denied" in lowered and "output policy" not in lowered:
         return "denied by the site admin"
     for marker, reason in _REASONS:
