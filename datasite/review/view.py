@@ -34,6 +34,8 @@ def request_view(facts: dict[str, Any]) -> list[RenderableType]:
     ]
     if facts.get("deny_reason"):
         lines.append(f"reason    {facts['deny_reason']}")
+    if facts.get("privacy"):
+        lines.append(privacy_line(facts["privacy"]))
     return [
         Panel(Text("\n".join(lines)), title="code request"),
         bindings_table(facts["bindings"]),
@@ -41,6 +43,24 @@ def request_view(facts: dict[str, Any]) -> list[RenderableType]:
         Syntax(facts["code"], "python", line_numbers=True),
         *diff_view(facts),
     ]
+
+
+def privacy_line(cost: dict[str, Any]) -> str:
+    """The request's declared privacy cost against its dataset's remaining budget."""
+    if "error" in cost:
+        return f"privacy   {cost['error']}"
+    budget = (
+        f"remaining epsilon {cost['remaining']:.2f} of budget {cost['budget']:g}"
+        if cost.get("budget") is not None
+        else "no budget set"
+    )
+    if cost.get("declared_epsilon") is None:
+        allowed = "allowed" if cost.get("allow_non_dp") else "REFUSED at approval"
+        return f"privacy   NOT differentially private on {cost['dataset']} ({budget}): {allowed}"
+    return (
+        f"privacy   declares epsilon {cost['declared_epsilon']:.2f} (delta "
+        f"{cost['delta']:.3g}, {cost['rounds']} training rounds) on {cost['dataset']}; {budget}"
+    )
 
 
 def bindings_table(bindings: dict[str, Any]) -> Table:

@@ -19,7 +19,7 @@ from datasite.config import SiteSettings
 from datasite.privacy import BudgetError, Ledger
 from datasite.privacy.ledger import ledger_path
 from datasite.syftio.server import requests as rr
-from datasite.syftio.server.privacy import training_size
+from datasite.syftio.server.privacy import bound, training_size
 from fedcommon.roles import Role
 
 log = logging.getLogger(__name__)
@@ -76,3 +76,26 @@ def add_privacy_routes(
             raise HTTPException(status_code=400, detail=err.message) from None
         audit.append("privacy_budget_set", who.email, body.model_dump())
         return {"site": settings.name, **found.model_dump()}
+
+
+def request_cost(worker: Any, settings: SiteSettings, request_id: str) -> dict[str, Any] | None:
+    """A request's declared privacy cost against its dataset's remaining budget (None when
+    the request declares nothing and its dataset has no budget)."""
+    from syft.types.uid import UID
+
+    stash = worker.services.request.stash
+    request = stash.get_by_uid(worker.verify_key, UID(request_id)).unwrap()
+    code = request.get_user_code(rr.root_context(worker)).unwrap()
+    found = bound(worker, code)
+    ledger = Ledger(ledger_path(settings.data_dir)).get(found.dataset) if found.dataset else None
+    if found.plan is None and ledger is None:
+        return None
+    return {
+        "dataset": found.dataset,
+        "declared_epsilon": found.plan.epsilon if found.plan else None,
+        "delta": found.plan.delta if found.plan else None,
+        "rounds": found.plan.rounds if found.plan else None,
+        "budget": ledger.epsilon if ledger else None,
+        "remaining": ledger.remaining if ledger else None,
+        "allow_non_dp": ledger.allow_non_dp if ledger else None,
+    }

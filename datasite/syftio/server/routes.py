@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
 from datasite.syftio.server import requests as rr
-from datasite.syftio.server.privacy_routes import add_privacy_routes
+from datasite.syftio.server.privacy_routes import add_privacy_routes, request_cost
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
 log = logging.getLogger(__name__)
@@ -141,4 +141,10 @@ def _request_routes(
         if len(wanted) < 6 or len(found) != 1:
             what = "matches several requests" if found else "matches no request"
             raise HTTPException(status_code=404, detail=f"Request id {request_id} {what}.")
-        return rr.with_previous_version(found[0], everything)
+        facts = rr.with_previous_version(found[0], everything)
+        try:
+            facts["privacy"] = request_cost(worker, settings, facts["request_id"])
+        except Exception:
+            log.exception("site API: cannot read the privacy cost of %s", request_id)
+            facts["privacy"] = {"error": "unreadable; see the site log"}
+        return facts
