@@ -267,7 +267,7 @@ def _require_fits(ledger: DatasetLedger, request_id: str, plan: PrivacyPlan) -> 
             f"Request {request_id[:8]} declares epsilon {ceil2(plan.epsilon)} on dataset "
             f"'{ledger.dataset}', but its privacy budget has remaining epsilon "
             f"{floor2(remaining)} (of {ledger.epsilon:g}; "
-            f"{floor2(ledger.epsilon - remaining)} reserved or spent). Deny it, or ask for "
+            f"{ceil2(ledger.epsilon - remaining)} reserved or spent). Deny it, or ask for "
             "a smaller target_epsilon."
         )
     delta_others = sum(s.delta for s in others if s.active or s.rounds_charged)

@@ -18,6 +18,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from datasite.privacy.ledger import ceil2, floor2
+
 HTML_FORMAT = '<pre style="font-family:monospace;font-size:12px;line-height:1.35">{code}</pre>'
 
 
@@ -50,7 +52,7 @@ def privacy_line(cost: dict[str, Any]) -> str:
     if "error" in cost:
         return f"privacy   {cost['error']}"
     budget = (
-        f"remaining epsilon {cost['remaining']:.2f} of budget {cost['budget']:g}"
+        f"remaining epsilon {floor2(cost['remaining'])} of budget {cost['budget']:g}"
         if cost.get("budget") is not None
         else "no budget set"
     )
@@ -58,7 +60,7 @@ def privacy_line(cost: dict[str, Any]) -> str:
         allowed = "allowed" if cost.get("allow_non_dp") else "REFUSED at approval"
         return f"privacy   NOT differentially private on {cost['dataset']} ({budget}): {allowed}"
     return (
-        f"privacy   declares epsilon {cost['declared_epsilon']:.2f} (delta "
+        f"privacy   declares epsilon {ceil2(cost['declared_epsilon'])} (delta "
         f"{cost['delta']:.3g}, {cost['rounds']} training rounds) on {cost['dataset']}; {budget}"
     )
 

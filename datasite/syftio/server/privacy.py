@@ -67,7 +67,8 @@ def _size_of(worker: Any, action_id: str) -> int:
 
     if action_id not in _sizes:
         obj = worker.services.action.stash.get(uid=UID(action_id), credentials=worker.verify_key)
-        private = getattr(obj.unwrap(), "private_obj", None) or obj.unwrap()
+        found = obj.unwrap()
+        private = found.private_obj if hasattr(found, "private_obj") else found
         _sizes[action_id] = len(getattr(private, "syft_action_data", private))
     return _sizes[action_id]
 
