@@ -94,21 +94,25 @@ def plan(
 ) -> PrivacyPlan:
     """The noise that reaches ``settings.target_epsilon`` after ``rounds`` rounds at a site
     with ``n`` training samples, and the epsilon declared for each round."""
+    import warnings
+
     from opacus.accountants.utils import get_noise_multiplier
 
     sample_rate, batches = loader_shape(n, batch_size)
     steps_per_round = batches * local_epochs
     delta = settings.delta if settings.delta is not None else 1.0 / n
     try:
-        noise = float(
-            get_noise_multiplier(
-                target_epsilon=settings.target_epsilon,
-                target_delta=delta,
-                sample_rate=sample_rate,
-                steps=steps_per_round * rounds,
-                accountant=settings.accountant,
+        with warnings.catch_warnings():  # "optimal order is the largest alpha": still a bound
+            warnings.simplefilter("ignore", UserWarning)
+            noise = float(
+                get_noise_multiplier(
+                    target_epsilon=settings.target_epsilon,
+                    target_delta=delta,
+                    sample_rate=sample_rate,
+                    steps=steps_per_round * rounds,
+                    accountant=settings.accountant,
+                )
             )
-        )
     except ValueError as err:
         raise PrivacyError(
             f"No noise level reaches epsilon {settings.target_epsilon} with delta {delta:.3g} "
