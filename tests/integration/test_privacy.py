@@ -125,7 +125,9 @@ def test_a_budget_of_3_allows_one_request_costing_2_and_refuses_a_second(world: 
 
 
 def test_training_stops_when_the_requests_share_is_spent(world: World, tmp_path: Path) -> None:
-    world.datasite("privacy", "set", "--dataset", "toy-b", "--epsilon", "8", "--delta", "0.1")
+    budget = world.datasite("privacy", "set", "--dataset", "toy-b", "--epsilon", "8",
+                            "--delta", "0.1")  # fmt: skip
+    assert budget.returncode == 0, budget.stderr
     exp = experiment("dp_share", "toy-b", 3.0, rounds=1, spare_executions=1)  # 2 trains, 3 calls
     fed = world.connect()
     plans, _ = api.privacy_cost(fed, exp)
@@ -156,7 +158,9 @@ def _audit_events(world: World) -> list[str]:
 
 
 def test_compliance_reads_the_ledger_but_cannot_change_it(world: World) -> None:
-    world.datasite("privacy", "set", "--dataset", "toy-c", "--epsilon", "5", "--delta", "0.1")
+    budget = world.datasite("privacy", "set", "--dataset", "toy-c", "--epsilon", "5",
+                            "--delta", "0.1")  # fmt: skip
+    assert budget.returncode == 0, budget.stderr
 
     read = world.ledger(user=AUDITOR)
     changed = world.datasite("privacy", "set", "--dataset", "toy-c", "--epsilon", "50",
