@@ -30,6 +30,7 @@ class DatasiteExit(IntEnum):
     PHI_FOUND = 13  # ``ingest --verify``: nothing was uploaded
     REVIEW = 14  # the request's code cannot be reviewed (it does not parse)
     PACS_UNREACHABLE = 15  # ``ingest --dicomweb``: server unreachable or refusing; re-run resumes
+    PRIVACY_BUDGET = 16  # a dataset's epsilon budget refuses (``privacy set``, approval)
 
 
 @unique
