@@ -2,8 +2,8 @@
 installed versions. The admin chooses the list (``datasite env allow / disallow``), kept in
 ``DATA_DIR/code-env.json``; without that file the list is the safe default
 (:data:`fedcommon.code_env.DEFAULT_ALLOWED`: a safe subset of the standard library, numpy,
-torch, pandas). The site API publishes it at ``GET /site/env``; the risk report flags every
-import outside it and approval refuses such code. Read at each use: no restart needed.
+torch, pandas, opacus). The site API publishes it at ``GET /site/env``; the risk report flags
+every import outside it and approval refuses such code. Read at each use: no restart needed.
 """
 
 from __future__ import annotations

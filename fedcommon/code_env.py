@@ -2,9 +2,10 @@
 
 Each datasite publishes one (``datasite env show``, ``GET /site/env``); the admin chooses the
 list, by default :data:`DEFAULT_ALLOWED`: a safe subset of the standard library (no files,
-processes, network, pickling or introspection) plus numpy, torch and pandas. ``researcher
-submit`` checks every import of a task against every site's environment before anything is
-sent, and a site's risk report flags (and its approval refuses) an import outside it.
+processes, network, pickling or introspection) plus numpy, torch, pandas and opacus.
+``researcher submit`` checks every import of a task against every site's environment before
+anything is sent, and a site's risk report flags (and its approval refuses) an import outside
+it.
 Pure Python (``ast``); never imports syft.
 """
 
@@ -22,7 +23,9 @@ SAFE_STDLIB = (
     "json", "math", "numbers", "operator", "random", "re", "statistics", "string", "time",
     "typing", "warnings",
 )  # fmt: skip
-DEFAULT_PACKAGES = ("numpy", "torch", "pandas")
+# opacus: DP-SGD is the option that protects the hospital's data (issue 13), so a DP task
+# (examples/tasks/dp_cnn.py) runs at a default site without the admin allowing anything.
+DEFAULT_PACKAGES = ("numpy", "torch", "pandas", "opacus")
 DEFAULT_ALLOWED = SAFE_STDLIB + DEFAULT_PACKAGES
 
 

@@ -29,8 +29,9 @@ class DatasiteExit(IntEnum):
     DATASET_EXISTS = 12
     PHI_FOUND = 13  # ``ingest --verify``: nothing was uploaded
     REVIEW = 14  # the request's code cannot be reviewed (it does not parse)
-    SANDBOX_UNAVAILABLE = 16  # no sealed worker can start here (install bubblewrap)
     PACS_UNREACHABLE = 15  # ``ingest --dicomweb``: server unreachable or refusing; re-run resumes
+    SANDBOX_UNAVAILABLE = 16  # no sealed worker can start here (install bubblewrap)
+    PRIVACY_BUDGET = 17  # a dataset's epsilon budget refuses (``privacy set``, approval)
 
 
 @unique

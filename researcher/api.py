@@ -4,6 +4,7 @@ from researcher import api
 fed = api.connect(api.load_sites("sites.toml"))       # log in to every site
 api.list_datasets(fed)                                  # datasets and assets per site
 exp = api.load_experiment("experiment.toml")
+api.privacy_cost(fed, exp)                              # DP: declared epsilon per site
 api.check(fed, exp)                                     # the task's contract check on each mock
 api.submit(fed, exp)                                    # imports + contract check, then requests
 api.status(fed, exp)                                    # pending / approved / denied, budget
@@ -23,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from fedcommon.code_env import CodeEnvironment
+from fedcommon.privacy import PrivacyPlan
 from fedcommon.task_schema import OutputSchema
-from researcher import siteenv, taskcheck
+from researcher import privacy, siteenv, taskcheck
 from researcher.config import ExperimentConfig, SitesConfig, load_experiment, load_sites
 from researcher.coordinator import Coordinator, Progress
 from researcher.errors import ResearcherError, SubmissionError, TaskError, TrainingError
@@ -40,6 +42,7 @@ __all__ = [
     "list_datasets",
     "load_experiment",
     "load_sites",
+    "privacy_cost",
     "status",
     "submit",
     "train",
@@ -88,6 +91,26 @@ def _assets(fed: Federation, site: str, experiment: ExperimentConfig) -> dict[st
     return client.site_assets(fed.clients[site], site, experiment.dataset, experiment.inputs)
 
 
+def _site(fed: Federation, name: str) -> Any:
+    return next(site for site in fed.sites.sites if site.name == name)
+
+
+def privacy_cost(
+    fed: Federation, experiment: ExperimentConfig
+) -> tuple[dict[str, PrivacyPlan], list[dict[str, Any]]]:
+    """Per site: the plan (noise, declared epsilon over every approved training round, from
+    Opacus' accountant for that site's training-set size) and a row comparing the cost with
+    the site's remaining budget. Empty without ``[privacy]``."""
+    plans: dict[str, PrivacyPlan] = {}
+    rows = []
+    for site in fed.clients:
+        found = privacy.site_privacy(_site(fed, site), experiment.dataset, fed.env)
+        if experiment.privacy is not None:
+            plans[site] = privacy.plan_for(experiment, int(found["n_train"]))
+        rows.append(privacy.cost_row(site, found, plans.get(site)))
+    return plans, rows
+
+
 def code_environments(fed: Federation) -> dict[str, CodeEnvironment]:
     """What each reachable site lets tasks import (module -> version)."""
     entries = {site.name: site for site in fed.sites.sites}
@@ -95,12 +118,16 @@ def code_environments(fed: Federation) -> dict[str, CodeEnvironment]:
 
 
 def check(
-    fed: Federation, experiment: ExperimentConfig, task: TaskFn | SiteTask | None = None
+    fed: Federation,
+    experiment: ExperimentConfig,
+    task: TaskFn | SiteTask | None = None,
+    plans: Mapping[str, PrivacyPlan] | None = None,
 ) -> tuple[OutputSchema, dict[str, dict[str, float]]]:
     """The contract check, before anything is sent: the task's signature and outside names,
     its imports against every site's code environment, then ``init`` / one tiny ``train`` /
     ``evaluate`` on every site's mock data in a separate process. Returns the declared output
-    schema and each site's mock evaluation metrics.
+    schema and each site's mock evaluation metrics. With ``[privacy]`` the task's ``config``
+    carries a site's privacy plan (``plans``, or computed by :func:`privacy_cost`).
 
     Raises:
         TaskError: naming the problem, the site and the line of the task.
@@ -116,28 +143,52 @@ def check(
             + "\n".join(f"- {p}" for p in problems)
         )
     mocks = {site: client.mock_arrays(_assets(fed, site, experiment)) for site in fed.clients}
-    return taskcheck.check_task(found, mocks, experiment.site_config())
+    return taskcheck.check_task(found, mocks, _check_config(fed, experiment, plans))
+
+
+def _check_config(
+    fed: Federation, experiment: ExperimentConfig, plans: Mapping[str, PrivacyPlan] | None
+) -> dict[str, Any]:
+    """The ``config`` of the mock check: with ``[privacy]``, one site's plan in it."""
+    if experiment.privacy is None:
+        return experiment.site_config()
+    if plans is None:
+        plans = privacy_cost(fed, experiment)[0]
+    return privacy.config_with_plan(experiment, next(iter(plans.values()), None))
 
 
 def dry_run(
-    fed: Federation, experiment: ExperimentConfig, task: TaskFn | SiteTask | None = None
+    fed: Federation,
+    experiment: ExperimentConfig,
+    task: TaskFn | SiteTask | None = None,
+    plans: Mapping[str, PrivacyPlan] | None = None,
 ) -> dict[str, dict[str, float]]:
     """The contract check (:func:`check`); returns the mock validation metrics per site."""
-    return check(fed, experiment, task)[1]
+    return check(fed, experiment, task, plans)[1]
 
 
 def submit(
-    fed: Federation, experiment: ExperimentConfig, task: TaskFn | SiteTask | None = None
+    fed: Federation,
+    experiment: ExperimentConfig,
+    task: TaskFn | SiteTask | None = None,
+    plans: Mapping[str, PrivacyPlan] | None = None,
 ) -> dict[str, str]:
     """Check the task (:func:`check`), then create the code request at every site, with the
-    declared output schema bound for the site's egress policy."""
+    declared output schema bound for the site's egress policy. With ``[privacy]`` each site's
+    request carries its plan (pass ``plans`` from :func:`privacy_cost` to reuse what the
+    researcher was shown)."""
     from researcher.syftio import code
 
     _require_all(fed)
     found = resolve(experiment.task, task)
-    schema, _ = check(fed, experiment, found)
+    if experiment.privacy is not None and plans is None:
+        plans = privacy_cost(fed, experiment)[0]
+    schema, _ = check(fed, experiment, found, plans)
+    plans = plans or {}
     return {
-        site: code.submit(handle, site, _assets(fed, site, experiment), experiment, found, schema)
+        site: code.submit(
+            handle, site, _assets(fed, site, experiment), experiment, found, schema, plans.get(site)
+        )
         for site, handle in fed.clients.items()
     }
 
@@ -158,9 +209,21 @@ def status(
         found = (
             [code.status(handle, experiment, site_task)] if experiment else code.all_status(handle)
         )
-        rows += [{"site": site, **row} for row in found]
+        extra = _remaining(fed, site, experiment) if experiment else {}
+        rows += [{"site": site, **row, **extra} for row in found]
     rows += [{"site": s, "status": "unreachable", "reason": r} for s, r in fed.errors.items()]
     return rows
+
+
+def _remaining(fed: Federation, site: str, experiment: ExperimentConfig) -> dict[str, Any]:
+    """The site's remaining privacy budget for the experiment's dataset."""
+    try:
+        found = privacy.site_privacy(_site(fed, site), experiment.dataset, fed.env)
+    except ResearcherError as err:
+        log.info("%s", err.message)
+        return {"privacy_remaining": "unknown"}
+    budget = found.get("budget")
+    return {"privacy_remaining": round(budget["remaining"], 4) if budget else "no budget"}
 
 
 def train(

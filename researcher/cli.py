@@ -65,22 +65,42 @@ def datasets(sites: SitesOpt, fmt: FormatOpt = Format.TABLE) -> None:
 
 
 @app.command()
-def submit(sites: SitesOpt, experiment: ExpOpt, fmt: FormatOpt = Format.TABLE) -> None:
-    """Check the task (imports, then a tiny run on each site's mock data), then request
-    approval at every site."""
+def cost(sites: SitesOpt, experiment: ExpOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """The privacy cost the experiment would declare at each site (epsilon over every
+    approved training round, from Opacus' accountant) against each site's remaining budget."""
     from researcher import api
 
     _setup_logging()
     try:
         exp = api.load_experiment(experiment)
         fed = api.connect(api.load_sites(sites))
-        result = api.submit(fed, exp)
+        rows = api.privacy_cost(fed, exp)[1]
+    except PlatformError as err:
+        raise _fail(err) from None
+    _show(rows, fmt, f"privacy cost of {exp.name}")
+
+
+@app.command()
+def submit(sites: SitesOpt, experiment: ExpOpt, fmt: FormatOpt = Format.TABLE) -> None:
+    """Check the task (imports, then a tiny run on each site's mock data), then request
+    approval at every site. With [privacy], the declared cost per site is shown first."""
+    from researcher import api
+
+    _setup_logging()
+    try:
+        exp = api.load_experiment(experiment)
+        fed = api.connect(api.load_sites(sites))
+        plans, costs = api.privacy_cost(fed, exp) if exp.privacy else ({}, [])
+        if costs and fmt is Format.TABLE:
+            _show(costs, fmt, f"privacy cost of {exp.name} (declared in each request)")
+        result = api.submit(fed, exp, plans=plans if exp.privacy else None)
     except PlatformError as err:
         raise _fail(err) from None
     rows = [
-        {"site": site, "result": what, "budget": exp.execution_budget}
+        {"site": site, "result": what, "budget": exp.execution_budget,
+         **({"epsilon": round(plans[site].epsilon, 4)} if site in plans else {})}
         for site, what in result.items()
-    ]
+    ]  # fmt: skip
     _show(rows, fmt, f"code requests for {exp.name}")
 
 
@@ -127,7 +147,8 @@ def status(
     experiment: Annotated[Path | None, typer.Option("--experiment")] = None,
     fmt: FormatOpt = Format.TABLE,
 ) -> None:
-    """Per site: pending / approved / denied (with the reason) and executions used."""
+    """Per site: pending / approved / denied (with the reason), executions used and, with
+    --experiment, the site's remaining privacy budget for its dataset."""
     from researcher import api
 
     _setup_logging()

@@ -13,9 +13,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from fedcommon import sites_file
+from fedcommon.privacy import PrivacySettings
 from fedcommon.schema import DEFAULT_IMAGE_SIZE, AssetName
 from researcher.errors import ConfigError
 from researcher.strategy import ServerSettings
@@ -97,6 +98,22 @@ class ExperimentConfig(_Frozen):
     min_sites: int | None = Field(default=None, ge=1)
     site_timeout_s: float = Field(default=600.0, gt=0)
     spare_executions: int = Field(default=2, ge=0)
+    # DP-SGD at every site (Opacus); the declared cost covers rounds + spare_executions.
+    privacy: PrivacySettings | None = None
+
+    @model_validator(mode="after")
+    def _dp_needs_a_dp_model(self) -> ExperimentConfig:
+        if self.privacy is not None and not self.task:
+            raise ValueError(
+                "[privacy] needs a DP-aware site task, e.g. "
+                'task = "examples/tasks/dp_cnn.py:dp_cnn"'
+            )
+        if self.privacy is not None and self.model.norm == "batch":
+            raise ValueError(
+                "batch norm is not DP-compatible (each sample's output depends on the rest of "
+                'its batch); set norm = "group" in [model]'
+            )
+        return self
 
     @field_validator("name")
     @classmethod
@@ -160,6 +177,8 @@ class ExperimentConfig(_Frozen):
         (syft resolves ``client.code.<name>`` to the first version submitted under a name)."""
         payload = json.dumps(self.site_config(), sort_keys=True) + source
         payload += json.dumps([self.dataset, self.execution_budget, list(self.inputs)])
+        if self.privacy is not None:
+            payload += self.privacy.model_dump_json()
         return f"fl_{self.name}_{hashlib.sha256(payload.encode()).hexdigest()[:8]}"
 
 

@@ -121,6 +121,9 @@ class Coordinator:
         global_metrics = aggregate.pooled_metrics(
             [(r.metrics, r.n_samples, r.histograms) for r in evaluated.values()]
         )
+        spent = [r.metrics["epsilon"] for r in trained.values() if "epsilon" in r.metrics]
+        if spent:  # DP: the guarantee is per site; the global row shows the largest
+            global_metrics = {**global_metrics, "epsilon": max(spent)}
         state.rows.append(_row(round_index, "global", "evaluate", "ok", "", global_metrics))
         state.sites_used = sorted(set(state.sites_used) | set(trained))
         state.completed_rounds = round_index

@@ -12,6 +12,7 @@ class CallFailure(StrEnum):
     DENIED = "denied"  # the admin denied the request (permanent for the run)
     REVOKED = "revoked"  # the admin withdrew an approval (permanent)
     USED_UP = "used_up"  # the approved executions are used up (permanent)
+    PRIVACY_SPENT = "privacy_spent"  # the site's privacy ledger refuses more training (permanent)
     PENDING = "pending"  # not approved yet
     NOT_SUBMITTED = "not_submitted"
     FAILED_AT_SITE = "failed_at_site"  # the function raised at the site
@@ -23,7 +24,12 @@ class CallFailure(StrEnum):
     @property
     def permanent(self) -> bool:
         """Whether retrying in a later round of the same run cannot help."""
-        return self in (CallFailure.DENIED, CallFailure.REVOKED, CallFailure.USED_UP)
+        return self in (
+            CallFailure.DENIED,
+            CallFailure.REVOKED,
+            CallFailure.USED_UP,
+            CallFailure.PRIVACY_SPENT,
+        )
 
 
 class ResearcherError(PlatformError):

@@ -26,6 +26,7 @@ ROW_FIELDS = (
     "auc_bin_error",
     "auc_site_mean",
     "auc_pooled",
+    "epsilon",  # DP: cumulative epsilon after this training round (from Opacus' accountant)
 )
 NOT_PLOTTED = ("auc_bin_error", "auc_pooled")  # bookkeeping of the pooled AUC, not metrics
 
@@ -70,6 +71,8 @@ def write_all(out: Path, state: RunState, experiment: dict[str, Any], planned: i
     if state.rounds and _plot_due(out, state.completed_rounds, planned):
         plot_metrics(out / "metrics.png", state.rows)
         plot_timing(out / "round_time.png", state.rounds)
+        if any(row.get("epsilon") is not None for row in state.rows):
+            plot_privacy(out / "privacy.png", state.rows)
 
 
 PLOT_EVERY_S = 30.0
@@ -130,6 +133,26 @@ def plot_timing(path: Path, rounds: list[dict[str, Any]]) -> None:
     axis.bar(index, overhead, bottom=compute, label="platform overhead")
     axis.set(title="time per round", xlabel="round", ylabel="seconds")
     axis.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_privacy(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Epsilon spent per site after each training round (DP runs)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trained = [r for r in rows if r["phase"] == "train" and r.get("epsilon") is not None]
+    fig, axis = plt.subplots(figsize=(6, 3.8))
+    for site in sorted({r["site"] for r in trained}):
+        points = [(r["round"], r["epsilon"]) for r in trained if r["site"] == site]
+        axis.plot(*zip(*points, strict=True), marker="o", label=site)
+    axis.set(title="privacy spent (epsilon)", xlabel="round", ylabel="epsilon")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

@@ -53,6 +53,9 @@ def _register_subcommands() -> None:
     from datasite.cli.env import env_app
 
     app.add_typer(env_app, name="env", help="What researcher code may import at this site.")
+    from datasite.cli.privacy import privacy_app
+
+    app.add_typer(privacy_app, name="privacy", help="Each dataset's privacy budget (epsilon).")
     from datasite.cli.data import register as register_data_commands  # synth, ingest
 
     register_data_commands(app)

@@ -75,6 +75,19 @@ class PreviousVersion(_Model):
     request_time: str
 
 
+class PrivacyCost(_Model):
+    """A request's declared DP cost against its dataset's remaining epsilon budget."""
+
+    dataset: str | None = None
+    declared_epsilon: float | None = None  # None: the request is not differentially private
+    delta: float | None = None
+    rounds: int | None = None
+    budget: float | None = None  # None: the dataset has no budget
+    remaining: float | None = None
+    allow_non_dp: bool | None = None
+    error: str | None = None  # the cost could not be read (details in the site log)
+
+
 class RequestFacts(_Model):
     """One code request as an admin reviews it and an auditor checks it."""
 
@@ -95,6 +108,7 @@ class RequestFacts(_Model):
     risk: RiskSummary
     previous_approved: PreviousVersion | None = None
     diff: str | None = None
+    privacy: PrivacyCost | None = None  # only on the one-request view
 
     def asset_shapes(self) -> dict[str, list[int]]:
         """Asset name -> shape, for every argument bound to an asset."""

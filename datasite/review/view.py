@@ -17,7 +17,8 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from datasite.review.facts import Binding, DryRunResult, RequestFacts, RiskSummary
+from datasite.privacy.ledger import ceil2, floor2
+from datasite.review.facts import Binding, DryRunResult, PrivacyCost, RequestFacts, RiskSummary
 
 HTML_FORMAT = '<pre style="font-family:monospace;font-size:12px;line-height:1.35">{code}</pre>'
 
@@ -35,6 +36,8 @@ def request_view(facts: RequestFacts) -> list[RenderableType]:
     ]
     if facts.deny_reason:
         lines.append(f"reason    {facts.deny_reason}")
+    if facts.privacy is not None:
+        lines.append(privacy_line(facts.privacy))
     return [
         Panel(Text("\n".join(lines)), title="code request"),
         bindings_table(facts.bindings),
@@ -42,6 +45,24 @@ def request_view(facts: RequestFacts) -> list[RenderableType]:
         Syntax(facts.code, "python", line_numbers=True),
         *diff_view(facts),
     ]
+
+
+def privacy_line(cost: PrivacyCost) -> str:
+    """The request's declared privacy cost against its dataset's remaining budget."""
+    if cost.error is not None:
+        return f"privacy   {cost.error}"
+    budget = (
+        f"remaining epsilon {floor2(cost.remaining or 0.0)} of budget {cost.budget:g}"
+        if cost.budget is not None
+        else "no budget set"
+    )
+    if cost.declared_epsilon is None:
+        allowed = "allowed" if cost.allow_non_dp else "REFUSED at approval"
+        return f"privacy   NOT differentially private on {cost.dataset} ({budget}): {allowed}"
+    return (
+        f"privacy   declares epsilon {ceil2(cost.declared_epsilon)} (delta "
+        f"{cost.delta or 0.0:.3g}, {cost.rounds} training rounds) on {cost.dataset}; {budget}"
+    )
 
 
 def bindings_table(bindings: dict[str, Binding]) -> Table:

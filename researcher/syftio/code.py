@@ -3,11 +3,12 @@
 What the admin reviews is what runs: syft stores the text of the site function (the
 researcher's task inside the wrapper of :func:`researcher.task.site_source`) as the request's
 code and executes that text. Bound as ``sy.Constant`` (the caller cannot override them): the
-experiment's settings (``config``) and the declared output schema (``output_schema``,
-:class:`fedcommon.task_schema.OutputSchema` as JSON) that the site's egress policy enforces.
-The assets named by the experiment's ``inputs`` are bound by name; the researcher passes only
-``weights`` (dict of float32 arrays), ``task`` (str) and ``round_index`` (int) per call. The
-output policy caps executions at ``experiment.execution_budget``.
+experiment's settings with this site's privacy plan, its declared cost (``config``), and the
+declared output schema (``output_schema``, :class:`fedcommon.task_schema.OutputSchema` as JSON)
+that the site's egress policy enforces. The assets named by the experiment's ``inputs`` are
+bound by name; the researcher passes only ``weights`` (dict of float32 arrays), ``task`` (str)
+and ``round_index`` (int) per call. The output policy caps executions at
+``experiment.execution_budget``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from fedcommon.privacy import PrivacyPlan
 from fedcommon.task_schema import SCHEMA_ARGUMENT, OutputSchema
 from fedcommon.transport import quiet, syft_message
 from researcher.config import ExperimentConfig
 from researcher.errors import CallFailure, SiteCallError, SubmissionError
+from researcher.privacy import config_with_plan
 from researcher.task import SiteTask, load_task, site_function
 
 log = logging.getLogger(__name__)
@@ -45,6 +48,7 @@ def build_function(
     experiment: ExperimentConfig,
     task: SiteTask,
     schema: OutputSchema,
+    plan: PrivacyPlan | None = None,
 ) -> Any:
     """The syft function for ``experiment`` bound to this site's assets."""
     import syft as sy
@@ -58,7 +62,7 @@ def build_function(
         weights=dict,
         task=str,
         round_index=int,
-        config=sy.Constant(val=experiment.site_config()),
+        config=sy.Constant(val=config_with_plan(experiment, plan)),
         **{SCHEMA_ARGUMENT: sy.Constant(val=schema.model_dump(mode="json"))},
     )
     decorate = sy.syft_function(
@@ -85,6 +89,7 @@ def submit(
     experiment: ExperimentConfig,
     task: SiteTask,
     schema: OutputSchema,
+    plan: PrivacyPlan | None = None,
 ) -> str:
     """Create the code request at ``site``; returns 'submitted' or 'already submitted'."""
     from syft.types.errors import SyftException
@@ -93,7 +98,7 @@ def submit(
     if find_code(client, name) is not None:
         return "already submitted"
     try:
-        function = build_function(client, assets, experiment, task, schema)
+        function = build_function(client, assets, experiment, task, schema, plan)
         with quiet():
             client.code.request_code_execution(function)
     except SyftException as err:
@@ -150,6 +155,14 @@ def classify(err: BaseException, budget: int) -> tuple[CallFailure, str]:
     syft 0.9.5 reports failures only as text; this is the one place that reads it."""
     message = syft_message(err)
     lowered = message.lower()
+    if (
+        "privacy" in lowered
+        and "denied" not in lowered
+        and ("share" in lowered or "budget" in lowered)
+    ):
+        return CallFailure.PRIVACY_SPENT, (
+            f"refused by the site's privacy budget (used up): {message[:300]}"
+        )
     if "denied" in lowered and "output policy" not in lowered:
         code = CallFailure.REVOKED if "revoked" in lowered else CallFailure.DENIED
         if "reason:" in lowered:

@@ -18,6 +18,7 @@ import pytest
 
 from datasite import api as site_api
 from datasite import decisions
+from datasite.review.facts import BindingKind, RequestFacts
 from datasite.syftio.client import add_user, admin_login, upload_dataset
 from datasite.synth.phantom import phantom_arrays
 from fedcommon.roles import Role
@@ -77,9 +78,9 @@ class Sites:
         )
         return path
 
-    def requests_of(self, site: str, function: str) -> list[dict[str, Any]]:
+    def requests_of(self, site: str, function: str) -> list[RequestFacts]:
         rows = decisions.list_requests(self.sites[site].url, ADMIN)
-        return [r for r in rows if r["function"] == function]
+        return [r for r in rows if r.function == function]
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -123,7 +124,7 @@ def test_multiclass_task_trains_through_two_sites(two_sites: Sites, tmp_path: Pa
     name = code.function_name(exp)
     for site in NAMES:
         (request,) = two_sites.requests_of(site, name)
-        site_api.approve(two_sites.sites[site].url, request["request_id"], ADMIN)
+        site_api.approve(two_sites.sites[site].url, request.request_id, ADMIN)
 
     summary = api.train(two_sites.connect(), exp, tmp_path / "run")
 
@@ -158,18 +159,18 @@ def test_monai_task_is_gated_by_each_sites_environment_then_trains(
     name = code.function_name(exp)
     (request,) = two_sites.requests_of("south", name)
     run_cli("env", "disallow", "--data-dir", str(south.data_dir), "monai")
-    refused = run_cli("requests", "approve", "--url", south.url, request["request_id"])
+    refused = run_cli("requests", "approve", "--url", south.url, request.request_id)
     assert refused.returncode != 0 and "outside this site's code environment" in refused.stderr
     run_cli("env", "allow", "--data-dir", str(south.data_dir), "monai")
-    facts = decisions.request_facts(south.url, ADMIN, request["request_id"])
-    declared = facts["bindings"][SCHEMA_ARGUMENT]
-    assert declared["kind"] == "constant"
+    facts = decisions.request_facts(south.url, ADMIN, request.request_id)
+    declared = facts.bindings[SCHEMA_ARGUMENT]
+    assert declared.kind is BindingKind.CONSTANT
     assert "{'weights': {'conv1.weight': {'shape': [8, 1, 3, 3], 'dtype': 'float32'}" in str(
-        declared["value"]
+        declared.value
     )
     for site in (north, south):
         (request,) = two_sites.requests_of(site.name, name)
-        site_api.approve(site.url, request["request_id"], ADMIN)
+        site_api.approve(site.url, request.request_id, ADMIN)
 
     summary = api.train(fed, exp, tmp_path / "run")
 

@@ -44,6 +44,11 @@ class SyftLikeError(Exception):
             id="failed-at-site",
         ),
         pytest.param(
+            "Request 1a2b3c4d has spent its privacy share: remaining epsilon 0.1",
+            CallFailure.PRIVACY_SPENT, "refused by the site's privacy budget (used up): Request "
+            "1a2b3c4d has spent its privacy share: remaining epsilon 0.1", id="privacy-spent",
+        ),
+        pytest.param(
             "boom\nserver_trace: secret stack", CallFailure.OTHER, "call failed: boom", id="other"
         ),
     ],
@@ -68,8 +73,8 @@ class RefusingSite:
 
 @pytest.mark.parametrize(
     ("code", "calls"),
-    [(CallFailure.DENIED, 1), (CallFailure.PENDING, 3)],
-    ids=["denied", "pending"],
+    [(CallFailure.DENIED, 1), (CallFailure.PRIVACY_SPENT, 1), (CallFailure.PENDING, 3)],
+    ids=["denied", "privacy-spent", "pending"],
 )
 def test_only_a_permanent_code_drops_the_site(
     tmp_path: Path, code: CallFailure, calls: int

@@ -14,7 +14,9 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
    ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
    one audited execution runs the code once. Then ``prune_results``, which wraps
    ``user_code._call`` outside the audit wrapper: the audit records an execution's output
-   hashes before any earlier output is deleted.
+   hashes before any earlier output is deleted. Then ``privacy_budget``, which wraps the audit
+   wrappers of ``request.apply/undo`` and ``action._user_code_execute`` (it comes last): its
+   refusals happen before syft or the audit hook act.
 
 Every patch checks the installed syft version before touching it and refuses any other:
 the patched private functions may have changed.
@@ -92,6 +94,16 @@ def _install_audit_hooks(runtime: Runtime) -> None:
     runtime.audit = audit_hooks.install(runtime.worker, runtime.audit_dir)
 
 
+def _install_privacy_budget(runtime: Runtime) -> None:
+    from datasite.privacy.ledger import ledger_path
+    from datasite.syftio.server import privacy
+
+    if runtime.audit is None:
+        raise PatchError("privacy_budget needs the audit hooks installed first.")
+    # audit_dir is DATA_DIR/audit (SiteSettings); the ledger lives at DATA_DIR/privacy.
+    privacy.install(runtime.worker, ledger_path(runtime.audit_dir.parent), runtime.audit)
+
+
 REGISTRY: tuple[Patch, ...] = (
     Patch(
         name="fast_start",
@@ -166,6 +178,18 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_store_prune.py::"
         "test_earlier_results_are_pruned_and_the_cap_still_holds",
         apply=lambda runtime: _install_pruner(runtime),
+    ),
+    Patch(
+        name="privacy_budget",
+        stage=Stage.WORKER,
+        target="services request.apply/undo, action._user_code_execute (instance attributes, "
+        "outside the audit hooks)",
+        why="The hospital owns each dataset's epsilon budget (issue 13): approval reserves a "
+        "request's declared DP cost after recomputing it, each training execution is charged "
+        "before it runs, non-DP requests on a budgeted dataset are refused.",
+        proof="tests/integration/test_privacy.py::"
+        "test_a_budget_of_3_allows_one_request_costing_2_and_refuses_a_second",
+        apply=_install_privacy_budget,
     ),
 )
 

@@ -7,7 +7,8 @@ Responses never carry exception text: details go to the site log.
 Routes: ``/health``, ``/whoami``, ``/env`` (any user; ``/env`` is the code environment:
 modules researcher code may import, with versions); ``/audit/records``, ``/audit/log``,
 ``/audit/verify``, ``/requests``, ``/requests/{id}`` (admin or compliance);
-``POST /requests/{id}/review`` (admin: records a "reviewed" audit event).
+``POST /requests/{id}/review`` (admin: records a "reviewed" audit event); ``/privacy...``
+(the privacy ledger: datasite/syftio/server/privacy_routes.py).
 No ``from __future__ import annotations`` here: FastAPI must resolve the local dependencies.
 """
 
@@ -22,8 +23,9 @@ from pydantic import BaseModel
 from datasite import codeenv
 from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
-from datasite.review.facts import RequestFacts, RequestList
+from datasite.review.facts import PrivacyCost, RequestFacts, RequestList
 from datasite.syftio.server import requests as rr
+from datasite.syftio.server.privacy_routes import add_privacy_routes, request_cost
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ def make_site_router(worker: Any, settings: SiteSettings) -> APIRouter:
 
     _audit_routes(router, settings, auditor, admin)
     _request_routes(router, worker, settings, auditor, admin)
+    add_privacy_routes(router, worker, settings, caller, auditor, admin)
 
     @router.get("/health")
     def health() -> dict[str, str]:
@@ -146,4 +149,10 @@ def _request_routes(
         if len(wanted) < 6 or len(found) != 1:
             what = "matches several requests" if found else "matches no request"
             raise HTTPException(status_code=404, detail=f"Request id {request_id} {what}.")
-        return rr.with_previous_version(found[0], everything)
+        facts = rr.with_previous_version(found[0], everything)
+        try:
+            cost = request_cost(worker, settings, facts.request_id)
+        except Exception:
+            log.exception("site API: cannot read the privacy cost of %s", request_id)
+            cost = PrivacyCost(error="unreadable; see the site log")
+        return facts.model_copy(update={"privacy": cost})
