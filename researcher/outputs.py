@@ -93,16 +93,14 @@ def _plot_due(out: Path, completed: int, planned: int) -> bool:
 def plot_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     """Each validation metric per round (loss, accuracy and AUC for the built-in CNN; a
     task's own metrics otherwise): the global model and each site."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     evals = [r for r in rows if r["phase"] == "evaluate" and r["status"] == "ok"]
     names = {key for row in evals for key in row} - {*ROW_FIELDS[:8], *NOT_PLOTTED}
     usual = ("loss", "accuracy", "auc")
     metrics = [m for m in usual if m in names] + sorted(names - set(usual)) or ["loss"]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(4.4 * len(metrics), 3.8), squeeze=False)
+    fig = Figure(figsize=(4.4 * len(metrics), 3.8))
+    axes = fig.subplots(1, len(metrics), squeeze=False)
     for axis, metric in zip(axes[0], metrics, strict=True):
         for site in sorted({r["site"] for r in evals}, key=lambda s: (s != "global", s)):
             points = [(r["round"], r[metric]) for r in evals if r["site"] == site and metric in r]
@@ -115,38 +113,32 @@ def plot_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_timing(path: Path, rounds: list[dict[str, Any]]) -> None:
     """Per-round wall time split into the slowest site's compute and platform overhead."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     index = [r["round"] for r in rounds]
     compute = [r["site_compute_s"] for r in rounds]
     overhead = [r["overhead_s"] for r in rounds]
-    fig, axis = plt.subplots(figsize=(6, 3.8))
+    fig = Figure(figsize=(6, 3.8))
+    axis = fig.add_subplot()
     axis.bar(index, compute, label="slowest site compute")
     axis.bar(index, overhead, bottom=compute, label="platform overhead")
     axis.set(title="time per round", xlabel="round", ylabel="seconds")
     axis.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_privacy(path: Path, rows: list[dict[str, Any]]) -> None:
     """Epsilon spent per site after each training round (DP runs)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     trained = [r for r in rows if r["phase"] == "train" and r.get("epsilon") is not None]
-    fig, axis = plt.subplots(figsize=(6, 3.8))
+    fig = Figure(figsize=(6, 3.8))
+    axis = fig.add_subplot()
     for site in sorted({r["site"] for r in trained}):
         points = [(r["round"], r["epsilon"]) for r in trained if r["site"] == site]
         axis.plot(*zip(*points, strict=True), marker="o", label=site)
@@ -155,4 +147,3 @@ def plot_privacy(path: Path, rows: list[dict[str, Any]]) -> None:
     axis.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
