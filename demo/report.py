@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.table import Table
+from rich.table import Column, Table
 
 
 def final_evaluations(run_dir: Path) -> dict[str, dict[str, str]]:
@@ -38,7 +38,7 @@ def _bound(row: dict[str, str] | None) -> str:
 def results_table(fedavg_dir: Path, alone_dirs: dict[str, Path]) -> Table:
     fedavg = final_evaluations(fedavg_dir)
     table = Table(
-        "validation data of",
+        Column("validation data of", no_wrap=True),
         "FedAvg acc",
         "FedAvg AUC",
         "site alone acc",
@@ -66,6 +66,12 @@ def results_table(fedavg_dir: Path, alone_dirs: dict[str, Path]) -> Table:
         glob.get("n_samples", "-") if glob else "-",
     )
     return table
+
+
+def global_auc_line(run_dir: Path) -> str:
+    """The pooled global AUC in one line (the table may wrap on a narrow terminal)."""
+    glob = final_evaluations(run_dir).get("global")
+    return f"FedAvg global AUC (all sites pooled): {_fmt(glob, 'auc')}{_bound(glob)}"
 
 
 def timing_line(run_dir: Path) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from datasite.config import AdminCredentials
 from demo import steps
-from demo.report import results_table, timing_line
+from demo.report import global_auc_line, results_table, timing_line
 from demo.steps import HOSPITALS, console, run
 from lab.process import SiteProcess
 
@@ -160,6 +160,7 @@ def main(argv: list[str] | None = None) -> None:
         fedavg_dir = researcher_trains(args, sites_toml, experiment, alone_dirs, env)
         console.rule("[bold]5. Results")
         console.print(results_table(fedavg_dir, alone_dirs))
+        console.print(global_auc_line(fedavg_dir))
         console.print(f"FedAvg: {timing_line(fedavg_dir)}")
         console.rule("[bold]6. Compliance: export and verify each site's audit trail")
         packets = [steps.export_and_verify_audit(site, args.out, env) for site in sites]
