@@ -60,6 +60,8 @@ def lab_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.delenv("FL_SITES_FILE", raising=False)
     token, port = secrets.token_hex(16), free_port()
     server = None
+    # JupyterLab saves the notebook it runs into notebooks/: restore the committed files after.
+    committed = {path: path.read_bytes() for path in NOTEBOOKS.glob("*.ipynb")}
     try:
         for name in ORDER[:3]:
             _run(name, tmp_path)
@@ -77,6 +79,8 @@ def lab_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
         if server is not None:
             server.terminate()
             server.wait(timeout=60)
+        for path, data in committed.items():
+            path.write_bytes(data)
         stop_launched(tmp_path / "work")
 
 
