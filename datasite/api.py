@@ -227,9 +227,14 @@ def review(
     return RequestReview(facts, dry, decisions.record_review(url, creds, facts, dry))
 
 
-def approve(url: str, request_id: str, admin: AdminCredentials | None = None) -> str:
-    """Approve: the researcher may run this code on the private data, within its limits."""
-    return decisions.decide(url, admin or admin_credentials(), request_id, "approve", "")
+def approve(
+    url: str, request_id: str, admin: AdminCredentials | None = None, accept_risk: bool = False
+) -> str:
+    """Approve: the researcher may run this code on the private data, within its limits.
+    A request with a HIGH risk finding needs ``accept_risk=True`` (recorded in the audit log)."""
+    return decisions.decide(
+        url, admin or admin_credentials(), request_id, "approve", "", accept_risk
+    )
 
 
 def deny(url: str, request_id: str, reason: str, admin: AdminCredentials | None = None) -> str:

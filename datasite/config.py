@@ -6,9 +6,10 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from datasite.errors import ConfigError
+from datasite.sandbox.verdict import Limits
 
 ADMIN_EMAIL_ENV = "DATASITE_ADMIN_EMAIL"
 ADMIN_PASSWORD_ENV = "DATASITE_ADMIN_PASSWORD"
@@ -73,6 +74,8 @@ class SiteSettings(BaseModel):
     data_dir: Path
     host: str = "127.0.0.1"
     db_url: str | None = None
+    sandbox: Limits = Field(default_factory=Limits)  # per-call limits of the sealed worker
+    unsafe_in_process: bool = False  # run researcher code in this process (audited, loud)
 
     @property
     def state_dir(self) -> Path:

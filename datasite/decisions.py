@@ -81,11 +81,18 @@ def _refuse_outside_environment(facts: RequestFacts) -> None:
         )
 
 
-def decide(url: str, creds: AdminCredentials, request_id: str, action: str, reason: str) -> str:
+def decide(
+    url: str, creds: AdminCredentials, request_id: str, action: str, reason: str,
+    accept_risk: bool = False,
+) -> str:  # fmt: skip
     """``approve`` / ``deny`` / ``revoke`` a request (admins only); returns its function name.
+
+    Approving a request with a HIGH risk finding needs ``accept_risk``: the site records the
+    acknowledgement in its audit log first (and refuses the approval without it).
 
     Raises:
         ConfigError: unknown action, or no reason for a denial or revocation.
+        ReviewError: imports outside the site's environment, or HIGH findings not accepted.
     """
     from datasite.syftio.review_client import decide as run_decision
 
@@ -94,5 +101,22 @@ def decide(url: str, creds: AdminCredentials, request_id: str, action: str, reas
     if action != "approve" and not reason.strip():
         raise ConfigError("--reason must say why (the researcher sees it); it is empty.")
     if action == "approve":
-        _refuse_outside_environment(request_facts(url, creds, request_id))
+        _check_approvable(url, creds, request_facts(url, creds, request_id), accept_risk)
     return run_decision(url, creds, request_id, action, reason.strip())
+
+
+def _check_approvable(
+    url: str, creds: AdminCredentials, facts: RequestFacts, accept_risk: bool
+) -> None:
+    _refuse_outside_environment(facts)
+    if not facts.risk.has_high:
+        return
+    high = "; ".join(f"line {f.line}: {f.message}" for f in facts.risk.findings
+                     if f.severity == "high")  # fmt: skip
+    if not accept_risk:
+        raise ReviewError(
+            f"Not approved: {facts.function} has HIGH risk findings ({high}). Read them "
+            f"(datasite requests show --url {url} {facts.request_id[:12]}); to approve anyway, add "
+            "--accept-risk (your acknowledgement is recorded in the site's audit log)."
+        )
+    SiteAPI(url, creds).post(f"/requests/{facts.request_id}/accept-risk", {})

@@ -39,6 +39,7 @@ class SiteProcess:
     port: int = field(default_factory=free_port)
     db_url: str | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: list[str] = field(default_factory=list)  # more `datasite launch` options
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -62,7 +63,7 @@ class SiteProcess:
             "--data-dir",
             str(self.data_dir),
         ]
-        return cmd + (["--db-url", self.db_url] if self.db_url else [])
+        return cmd + (["--db-url", self.db_url] if self.db_url else []) + self.extra_args
 
     def start(self, timeout: float = READY_TIMEOUT_S) -> float:
         """Start and wait until the site answers; returns seconds from start to ready."""

@@ -106,16 +106,29 @@ def dry_run_(
         raise typer.Exit(code=DatasiteExit.DRY_RUN_FAILED)
 
 
-def _decide(url: str, request_id: str, action: str, reason: str) -> None:
+def _decide(url: str, request_id: str, action: str, reason: str, accept_risk: bool = False) -> None:
     with fail_on_error():
-        function = decisions.decide(url, user_credentials(), request_id, action, reason)
+        function = decisions.decide(
+            url, user_credentials(), request_id, action, reason, accept_risk
+        )
     console.print(f"{action.capitalize()}d request {request_id} ({function}) on {url}.")
 
 
 @requests_app.command("approve")
-def approve(url: Url, request_id: RequestId) -> None:
+def approve(
+    url: Url,
+    request_id: RequestId,
+    accept_risk: Annotated[
+        bool,
+        typer.Option(
+            "--accept-risk",
+            help="Needed when the risk report has a HIGH finding: you have read it and accept "
+            "it. Recorded in the audit log.",
+        ),
+    ] = False,
+) -> None:
     """Approve a request: the researcher may then run it on the private data (admins only)."""
-    _decide(url, request_id, "approve", "")
+    _decide(url, request_id, "approve", "", accept_risk)
 
 
 @requests_app.command("deny")

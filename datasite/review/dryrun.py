@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import ast
 import textwrap
+from collections.abc import Collection
 from typing import Any
 
 from datasite.review.egress import summarize
 from datasite.sandbox import bwrap
 from datasite.sandbox.errors import SandboxUnavailable
-from datasite.sandbox.policy import Context, check_output
+from datasite.sandbox.release import SchemaError, check_release, declared_in
 from datasite.sandbox.runner import Sandbox
 from datasite.sandbox.verdict import Limits, Verdict
 
@@ -33,11 +34,19 @@ def plain_function_source(code: str) -> str:
     return ast.unparse(tree)
 
 
-def run(code: str, func_name: str, kwargs: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+def run(
+    code: str,
+    func_name: str,
+    kwargs: dict[str, Any],
+    timeout_s: float,
+    assets: Collection[str] = (),
+) -> dict[str, Any]:
     """Run the request once on ``kwargs`` sealed; the result dict always has ``ok``.
 
     ``output`` describes what would leave (keys, shapes, dtypes, bytes, hash; no values) and
-    ``egress`` names the policy rule the site would refuse it by (None: it would leave).
+    ``egress`` names the rule the site would refuse it by (None: it would leave), judged as
+    the site judges an approved call: the declared schema, counts and the copy check, with
+    the mock twins of the arguments named in ``assets`` standing in for the private data.
     """
     reason = bwrap.probe()
     if reason is not None:
@@ -56,7 +65,11 @@ def run(code: str, func_name: str, kwargs: dict[str, Any], timeout_s: float) -> 
     if execution.verdict is not Verdict.OK:
         error = execution.detail or execution.short_reason()
         return {"ok": False, "error": error, "seconds": seconds}
-    refusal = check_output(execution.value, None, Context(arguments=kwargs))
+    private = {name: kwargs[name] for name in assets if name in kwargs}
+    try:
+        refusal = check_release(execution.value, declared_in(kwargs), kwargs, private)
+    except SchemaError as err:
+        return {"ok": False, "error": str(err), "seconds": seconds}
     return {"ok": True, "output": summarize(execution.value), "seconds": seconds,
             "egress": str(refusal.rule) if refusal else None,
             "stdout_bytes": execution.stdout_bytes}  # fmt: skip

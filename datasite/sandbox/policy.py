@@ -31,6 +31,7 @@ MAX_KEY = 64
 NO_SCHEMA_SLACK_BYTES = 64 * 1024
 MIN_ASSET_ROWS = 16  # below this, one row per sample is no signal (tiny test sites)
 SCALAR_BYTES = 8
+HISTOGRAM_CELLS = 8192  # (classes, 2, bins) score counts: 32 classes x 2 x 128 bins
 
 
 class WeightsSpec(BaseModel):
@@ -46,7 +47,7 @@ class WeightsSpec(BaseModel):
 class FieldSpec(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    kind: Literal["weights", "metrics", "int", "float"]
+    kind: Literal["weights", "metrics", "int", "float", "histogram"]
     weights: WeightsSpec | None = None
     max_keys: int = MAX_METRICS
 
@@ -204,7 +205,21 @@ def _free_value(key: str, value: Any, ctx: Context) -> Refusal | None:
     return _scalar(key, value)
 
 
+def _histogram(key: str, value: Any) -> Refusal | None:
+    """Per-class score counts ``(classes, 2, bins)``: non-negative whole numbers, bounded."""
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "iuf":
+        return _refuse(Rule.NOT_A_NUMBER, f"{key} is not a numeric array")
+    if value.ndim != 3 or value.shape[1] != 2 or value.size > HISTOGRAM_CELLS:
+        return _refuse(Rule.UNEXPECTED_ARRAY, f"{key} has shape {value.shape}")
+    counts = value.astype(np.float64)
+    if not np.isfinite(counts).all() or (counts < 0).any() or (counts != np.round(counts)).any():
+        return _refuse(Rule.NOT_A_NUMBER, f"{key} holds values that are not counts")
+    return None
+
+
 def _declared_value(key: str, value: Any, spec: FieldSpec, ctx: Context) -> Refusal | None:
+    if spec.kind == "histogram":
+        return _histogram(key, value)
     if spec.kind == "metrics":
         return _metrics(key, value, spec.max_keys)
     if spec.kind in ("int", "float"):

@@ -13,11 +13,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import queue
 import select
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,6 +31,44 @@ START_TIMEOUT_S = 180.0
 GRACE_S = 30.0
 ZYGOTE_MEMORY = 1536 * 1024 * 1024  # torch + numpy + a copy of the inputs
 ZYGOTE_TASKS = 64
+
+
+class _Spawner:
+    """Starts the zygote from one thread that lives as long as the site process.
+
+    bubblewrap's ``--die-with-parent`` is the kernel's parent-death signal, which fires when
+    the *thread* that forked it exits: a zygote started from a request or warm-up thread
+    would be killed as soon as that thread ends. Every start goes through this thread.
+    """
+
+    def __init__(self) -> None:
+        self.jobs: queue.Queue[tuple[Callable[[], Any], queue.Queue[Any]]] = queue.Queue()
+        self.thread: threading.Thread | None = None
+        self.lock = threading.Lock()
+
+    def run(self, job: Callable[[], Any]) -> Any:
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._serve, name="sandbox-spawner",
+                                               daemon=True)  # fmt: skip
+                self.thread.start()
+        answer: queue.Queue[Any] = queue.Queue(maxsize=1)
+        self.jobs.put((job, answer))
+        outcome = answer.get()
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def _serve(self) -> None:
+        while True:
+            job, answer = self.jobs.get()
+            try:
+                answer.put(job())
+            except BaseException as err:  # noqa: BLE001 - handed back to the caller
+                answer.put(err)
+
+
+_spawner = _Spawner()
 
 
 class _Reader:
@@ -100,9 +139,9 @@ class Sandbox:
             command = self.cgroup.join_command(command)
         stderr = self.log_file.open("ab") if self.log_file else subprocess.DEVNULL
         try:
-            self.proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stderr,
-                                         stderr=stderr, pass_fds=(req_r, rep_w),
-                                         start_new_session=True, env={}, cwd="/")  # fmt: skip
+            self.proc = _spawner.run(lambda: subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr,
+                pass_fds=(req_r, rep_w), start_new_session=True, env={}, cwd="/"))  # fmt: skip
         finally:
             os.close(req_r)
             os.close(rep_w)
@@ -131,7 +170,8 @@ class Sandbox:
 
     def _stop(self) -> None:
         if self.requests is not None:
-            self.requests.close()
+            with contextlib.suppress(OSError):  # a dead zygote: the buffered flush fails
+                self.requests.close()
             self.requests = None
         if self.replies.fd >= 0:
             os.close(self.replies.fd)

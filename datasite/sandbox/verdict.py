@@ -70,6 +70,8 @@ class Rule(StrEnum):
     TOO_MANY_VALUES = "too_many_values"
     NOT_A_NUMBER = "not_a_number"
     OVER_BUDGET = "over_budget"
+    SCHEMA_MISMATCH = "schema_mismatch"
+    IMPLAUSIBLE_COUNT = "implausible_count"
     VERBATIM_COPY = "private_values_copied"
     ARGUMENT_TYPE = "argument_type"
     ARGUMENT_TOO_LARGE = "argument_too_large"

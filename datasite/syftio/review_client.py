@@ -167,7 +167,8 @@ def dry_run(
     if missing:
         error = "not run: researcher-owned arguments have no sample value"
         return DryRunResult(ok=False, skipped=True, notes=notes, error=error)
-    result = dryrun.run(facts.code, facts.function, kwargs, timeout_s)
+    assets = [name for name, b in facts.bindings.items() if b.kind is BindingKind.ASSET]
+    result = dryrun.run(facts.code, facts.function, kwargs, timeout_s, assets)
     warnings = asset_shaped(result["output"], facts.asset_shapes()) if result.get("ok") else []
     return DryRunResult.model_validate(
         {**result, "skipped": False, "notes": notes, "asset_shaped": warnings}

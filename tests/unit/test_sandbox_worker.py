@@ -10,6 +10,7 @@ import os
 import socket
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -264,3 +265,18 @@ def test_code_cannot_touch_the_site_process_state(sandbox: Sandbox) -> None:
     assert result.verdict is Verdict.REFUSED and result.rule == "malformed_output"
     assert site_module.MAGIC == b"FLSB1\n"
     assert_next_call_works(sandbox)
+
+
+def test_sandbox_started_from_a_thread_that_ends_keeps_working() -> None:
+    """A site warms its sandbox in a background thread and runs calls from request threads;
+    bubblewrap's parent-death signal must not kill the zygote when the starting thread ends."""
+    box = Sandbox(LIMITS, preload=())
+    starter = threading.Thread(target=box.start)
+    starter.start()
+    starter.join()
+    time.sleep(1.0)
+    try:
+        result = box.run(BENIGN, "f", {"x": np.arange(4)})
+        assert result.verdict is Verdict.OK and result.value == {"total": 6.0}
+    finally:
+        box.close()

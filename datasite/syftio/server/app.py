@@ -23,9 +23,13 @@ log = logging.getLogger(__name__)
 
 def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCredentials) -> Any:
     """Create the syft Datasite object that owns the store (slow: imports syft)."""
-    # Blob store and any syft temp files go under the data dir; read when the server starts.
+    # Blob store and any syft temp files go under the data dir; read while the Datasite is
+    # built, then removed: no data-dir path stays in the environment.
     os.environ["SYFT_TEMP_ROOT"] = str(settings.state_dir)
-    from datasite.syftio.server import patches
+    from datasite.syftio.server import patches, sealed
+
+    sealed.configure(settings.data_dir, settings.log_dir, settings.sandbox,
+                     settings.unsafe_in_process)  # fmt: skip
 
     def make_worker() -> Any:  # syft is imported here, after the import-stage patches
         from syft.server.credentials import SyftSigningKey
@@ -51,6 +55,7 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
     runtime = patches.install(
         make_worker, settings.audit_dir, frozenset(filter(None, skip.split(",")))
     )
+    os.environ.pop("SYFT_TEMP_ROOT", None)
     from datasite.syftio.server import requests as request_facts
 
     request_facts.use_code_environment(settings.data_dir)
@@ -60,7 +65,7 @@ def build_worker(settings: SiteSettings, identity: SiteIdentity, admin: AdminCre
 def build_app(settings: SiteSettings, worker: Any) -> FastAPI:
     from syft.server.routes import make_routes
 
-    from datasite.syftio.server import startup
+    from datasite.syftio.server import sealed, startup
     from datasite.syftio.server.routes import make_site_router
 
     @asynccontextmanager
@@ -72,6 +77,7 @@ def build_app(settings: SiteSettings, worker: Any) -> FastAPI:
             yield
         finally:
             log.info("datasite %s stopping", settings.name)
+            sealed.shutdown()
             worker.stop()
 
     app = FastAPI(title=settings.name, lifespan=lifespan, docs_url=None, redoc_url=None)

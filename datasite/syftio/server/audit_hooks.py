@@ -7,10 +7,13 @@ call time, so both API calls and internal calls pass through) and append to our 
 log (``datasite.audit.log``):
 
 - ``request.submit`` -> ``submitted`` (code, hashes, bindings, policies, risk report)
-- ``request.apply`` -> ``approved``; ``request.undo`` -> ``denied`` or ``revoked`` (+ reason)
+- ``request.apply`` -> ``approved``; ``request.undo`` -> ``denied`` or ``revoked`` (+ reason);
+  an approval of a request with a HIGH risk finding is refused (``approval_refused``) until
+  the admin acknowledged it (``risk_accepted``, :mod:`datasite.syftio.server.risk_gate`)
 - ``action._user_code_execute`` -> ``executed`` (success or failure, inputs by id, duration,
-  output keys/shapes/dtypes/bytes + sha256); ``user_code._call`` -> ``execution_refused`` /
-  ``execution_cached`` when the code did not run
+  output keys/shapes/dtypes/bytes + sha256, the sandbox verdict: ok / error / killed with the
+  limit / refused with the egress rule, wall, CPU and peak memory); ``user_code._call`` ->
+  ``execution_refused`` / ``execution_cached`` when the code did not run
 - ``user.create`` / ``user.update`` / ``user.delete`` -> ``user_created`` / ``user_updated`` /
   ``user_deleted`` (role changes; never passwords)
 
@@ -35,6 +38,7 @@ from datasite.review.egress import summarize
 from datasite.review.facts import RequestFacts, RequestStatus
 from datasite.review.findings import normalized_hash
 from datasite.syftio.server import requests as rr
+from datasite.syftio.server import risk_gate, sealed
 
 log = logging.getLogger(__name__)
 AUDIT_FAILED = "The site could not write its audit log; the action was not recorded. " \
@@ -70,12 +74,30 @@ class Recorder:
                 "bindings", "policies", "risk", "request_time")  # fmt: skip
         self.write("submitted", context, facts.audit_details(*keep))
 
-    def decided(self, context: Any, uid: Any, before: RequestStatus, reason: str | None) -> None:
+    def decided(self, context: Any, uid: Any, before: RequestStatus, reason: str | None,
+                accepted_seq: int | None = None) -> None:  # fmt: skip
         facts = self._facts(self._request(uid))
         event = "approved" if facts.status is RequestStatus.APPROVED else (
             "revoked" if before is RequestStatus.APPROVED else "denied")  # fmt: skip
         details = facts.audit_details("request_id", "function", "code_hash", "requester")
+        if accepted_seq is not None:
+            details["risk_accepted_seq"] = accepted_seq
         self.write(event, context, {**details, "reason": reason, "status_before": before.value})
+
+    def risk_gate(self, context: Any, request: Any) -> int | None:
+        """Refuse to approve a HIGH-risk request the admin has not acknowledged; else the
+        acknowledgement's audit seq (None when the request has no HIGH finding)."""
+        from syft.types.errors import SyftException
+
+        facts = self._facts(request)
+        if not facts.risk.has_high:
+            return None
+        record = risk_gate.acceptance(self.audit, facts)
+        if record is None:
+            details = facts.audit_details("request_id", "function", "code_hash")
+            self.write("approval_refused", context, {**details, "reason": "high_risk_not_accepted"})
+            raise SyftException(public_message=risk_gate.not_accepted_message(facts))
+        return int(record["seq"])
 
     # -- executions ------------------------------------------------------------------------
     def executed(self, context: Any, code: Any, kwargs: dict[str, Any], seconds: float,
@@ -96,6 +118,7 @@ class Recorder:
             details["error"] = type(error).__name__
         else:
             details["output"] = summarize(_private_value(result))
+        details["sandbox"] = sealed.take_verdict()  # verdict, limit or rule, resources
         self.write("executed", context, details)
 
     def _request_id(self, code: Any) -> str | None:
@@ -167,19 +190,24 @@ def _wrap_requests(rec: Recorder) -> None:
 
         return run
 
-    def decide(original: Callable[..., Any]) -> Callable[..., Any]:
-        def run(*args: Any, **kwargs: Any) -> Any:
-            call = _arguments(original, args, kwargs)
-            before = rr.status_of(rec._request(call["uid"]))
-            result = original(*args, **kwargs)
-            rec.decided(call["context"], call["uid"], before, call.get("reason"))
-            return result
+    def decide(approving: bool) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def make(original: Callable[..., Any]) -> Callable[..., Any]:
+            def run(*args: Any, **kwargs: Any) -> Any:
+                call = _arguments(original, args, kwargs)
+                request = rec._request(call["uid"])
+                before = rr.status_of(request)
+                seq = rec.risk_gate(call["context"], request) if approving else None
+                result = original(*args, **kwargs)
+                rec.decided(call["context"], call["uid"], before, call.get("reason"), seq)
+                return result
 
-        return run
+            return run
+
+        return make
 
     _wrap(service, "submit", submit)
-    _wrap(service, "apply", decide)
-    _wrap(service, "undo", decide)
+    _wrap(service, "apply", decide(approving=True))
+    _wrap(service, "undo", decide(approving=False))
 
 
 def _wrap_executions(rec: Recorder) -> None:
@@ -248,6 +276,7 @@ def install(worker: Any, audit_dir: Path) -> AuditLog:
     _wrap_requests(rec)
     _wrap_executions(rec)
     _wrap_users(rec)
-    audit.append("site_started", "site", {"site": worker.name, "server_id": worker.id.no_dash})
+    audit.append("site_started", "site", {"site": worker.name, "server_id": worker.id.no_dash,
+                                          **sealed.describe()})  # fmt: skip
     log.info("audit hooks installed; log at %s", audit.path)
     return audit

@@ -8,7 +8,10 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 0. Import patches, before syft is first imported (how syft loads): ``fast_start``.
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
-   ``array_repr``, ``execution_cap``, ``role_registry``, ``single_run``.
+   ``array_repr``, ``execution_cap``, ``role_registry``, ``sealed_execution``,
+   ``single_run``. ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run``
+   wraps it: the single-run wrapper skips the mock-twin run, and the one run left goes to the
+   sealed worker.
 2. Worker patches, on the one Datasite object's service instances, after it exists:
    ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
    ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
@@ -37,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from datasite.audit.log import AuditLog
-from datasite.syftio.server import audit_hooks, fixes, prune, startup
+from datasite.syftio.server import audit_hooks, fixes, prune, sealed, startup
 
 log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
@@ -145,6 +148,18 @@ REGISTRY: tuple[Patch, ...] = (
         "GUEST_READ_ONLY_PATHS, and code.store_execution_output (forged history) is admin-only.",
         proof=f"{FIXES_TEST}::test_compliance_guest_is_read_only_only_with_the_fix",
         apply=lambda _: fixes.fix_role_registry(),
+    ),
+    Patch(
+        name="sealed_execution",
+        stage=Stage.CLASS,
+        target="syft.service.action.action_service.execute_byte_code",
+        why="PYSEC-2026-546 / CVE-2026-31220: syft execs approved code inside the server, with "
+        "its network, files, environment and memory. It runs in a bubblewrap sandbox instead "
+        "(no network, no data dir, limits, JSON + .npy only), and every output passes the "
+        "egress policy and the copy check before release.",
+        proof="tests/integration/test_containment.py::"
+        "test_hostile_code_escapes_only_without_the_sealed_worker",
+        apply=lambda _: sealed.install(),
     ),
     Patch(
         name="single_run",

@@ -179,7 +179,11 @@ def install(worker: Any, ledger_file: Path, audit: AuditLog) -> Guard:
     def apply(original: Callable[..., Any]) -> Callable[..., Any]:
         def run(context: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
             guard.approving(context, uid)
-            return original(context, uid, *args, **kwargs)
+            try:
+                return original(context, uid, *args, **kwargs)
+            except BaseException:  # refused further in (risk not acknowledged, syft): release
+                guard.released(uid)
+                raise
 
         return run
 

@@ -7,7 +7,9 @@ Responses never carry exception text: details go to the site log.
 Routes: ``/health``, ``/whoami``, ``/env`` (any user; ``/env`` is the code environment:
 modules researcher code may import, with versions); ``/audit/records``, ``/audit/log``,
 ``/audit/verify``, ``/requests``, ``/requests/{id}`` (admin or compliance);
-``POST /requests/{id}/review`` (admin: records a "reviewed" audit event); ``/privacy...``
+``POST /requests/{id}/review`` (admin: records a "reviewed" audit event);
+``POST /requests/{id}/accept-risk`` (admin: records "risk_accepted", needed to approve a
+request with a HIGH finding); ``/privacy...``
 (the privacy ledger: datasite/syftio/server/privacy_routes.py).
 No ``from __future__ import annotations`` here: FastAPI must resolve the local dependencies.
 """
@@ -25,6 +27,7 @@ from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
 from datasite.review.facts import PrivacyCost, RequestFacts, RequestList
 from datasite.syftio.server import requests as rr
+from datasite.syftio.server import risk_gate
 from datasite.syftio.server.privacy_routes import add_privacy_routes, request_cost
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
@@ -141,15 +144,23 @@ def _request_routes(
         found = [r for r in every() if status is None or r.status == status]
         return RequestList(site=settings.name, requests=found)
 
-    @router.get("/requests/{request_id}")
-    def one(request_id: str, who: Annotated[Caller, Depends(auditor)]) -> RequestFacts:
+    def find(request_id: str) -> tuple[RequestFacts, list[RequestFacts]]:
         everything = every()
         wanted = request_id.replace("-", "").lower()
         found = [r for r in everything if r.request_id.startswith(wanted)]
         if len(wanted) < 6 or len(found) != 1:
             what = "matches several requests" if found else "matches no request"
             raise HTTPException(status_code=404, detail=f"Request id {request_id} {what}.")
-        facts = rr.with_previous_version(found[0], everything)
+        return found[0], everything
+
+    @router.post("/requests/{request_id}/accept-risk")
+    def accept_risk(request_id: str, who: Annotated[Caller, Depends(admin)]) -> dict[str, Any]:
+        return risk_gate.accept(AuditLog(settings.audit_dir), who.email, find(request_id)[0])
+
+    @router.get("/requests/{request_id}")
+    def one(request_id: str, who: Annotated[Caller, Depends(auditor)]) -> RequestFacts:
+        found, everything = find(request_id)
+        facts = rr.with_previous_version(found, everything)
         try:
             cost = request_cost(worker, settings, facts.request_id)
         except Exception:

@@ -1,21 +1,19 @@
 """Approved code runs in the sealed worker, never in the datasite process (CVE-2026-31220).
 
-NOT YET REGISTERED in :mod:`datasite.syftio.server.patches`: approved calls still run in the
-server process (issue 10 stays open). What is left to wire it in is listed in issue 10's
-progress note; the admin's dry run already uses the sealed worker.
-
+Registered as the class patch ``sealed_execution`` (:mod:`datasite.syftio.server.patches`).
 syft 0.9.5 runs approved code with ``exec`` inside the server (``execute_byte_code``). We
 replace that step: the call's inputs go to the bubblewrap sandbox (``datasite.sandbox``) as
 plain arrays and JSON, the code is syft's stored ``parsed_code`` (the reviewed source, its
 decorator removed, called by its ``unique_func_name`` as syft does), and the output comes back
 the same way. Before release the site checks, in order: the researcher-owned arguments (before
-the worker starts), then the output against the request's declared schema (or the no-schema
-rule) and the verbatim-copy check against the bound private assets.
+the worker starts), then the output against the request's declared schema (the constant
+``output_schema``; the no-schema rule otherwise), the plausibility of its counts and the
+verbatim-copy check against the bound private assets (``datasite.sandbox.release``).
 
 The verdict and resource use of each execution are left for the audit hook
 (``take_verdict``). Where no sandbox can start, executions are refused with a clear message
-unless the admin launched with ``--unsafe-in-process`` (then syft's in-process path runs, and
-the audit log says so on start and on every execution).
+unless the admin launched with ``--unsafe-in-process`` (then syft's in-process path runs, the
+same output checks still apply, and the audit log says so on start and on every execution).
 """
 
 from __future__ import annotations
@@ -28,15 +26,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from datasite.sandbox import bwrap
 from datasite.sandbox.arguments import check_arguments
-from datasite.sandbox.copycheck import find_copy
 from datasite.sandbox.errors import SandboxUnavailable
-from datasite.sandbox.policy import Context, OutputSchema, check_output
+from datasite.sandbox.release import SchemaError, check_release, parse_declared, policy_schema
 from datasite.sandbox.runner import Sandbox
-from datasite.sandbox.verdict import Execution, Limits, Refusal, Verdict
+from datasite.sandbox.verdict import Execution, Limits, Refusal, Rule, Verdict
+from fedcommon.task_schema import SCHEMA_ARGUMENT
+from fedcommon.task_schema import OutputSchema as Declared
 
 log = logging.getLogger(__name__)
 UNAVAILABLE = (
@@ -56,6 +53,7 @@ class _State:
     mode: Mode = Mode.UNAVAILABLE
     sandbox: Sandbox | None = None
     reason: str = "not configured"
+    installed: bool = False  # the sealed_execution patch replaced syft's exec path
 
 
 _state = _State()
@@ -92,6 +90,17 @@ def mode() -> Mode:
     return _state.mode
 
 
+def describe() -> dict[str, str]:
+    """How this site runs researcher code, for the ``site_started`` audit record."""
+    if not _state.installed:
+        warning = "the sealed_execution patch was skipped: code runs in the server"
+        return {"execution": "in_process_unpatched", "warning": warning}
+    described = {"execution": str(_state.mode)}
+    if _state.mode is not Mode.SEALED:
+        described["reason"] = _state.reason[:300]
+    return described
+
+
 def shutdown() -> None:
     if _state.sandbox is not None:
         _state.sandbox.close()
@@ -104,10 +113,18 @@ def take_verdict() -> dict[str, Any] | None:
     return verdict
 
 
-def declared_schema(code_item: Any) -> OutputSchema | None:
-    """The output schema the request declared, if any (issue 11 adds declarations)."""
-    declared = getattr(code_item, "output_schema", None)
-    return declared if isinstance(declared, OutputSchema) else None
+def declared_schema(code_item: Any) -> Declared | None:
+    """The output schema the request declared: the value of its ``output_schema`` constant,
+    fixed at approval (None: it declares none).
+
+    Raises:
+        SchemaError: the constant is not a valid schema.
+    """
+    for per_server in (code_item.input_policy_init_kwargs or {}).values():
+        for argument, rule in per_server.items():
+            if str(argument) == SCHEMA_ARGUMENT and type(rule).__name__ == "Constant":
+                return parse_declared(rule.val)
+    return None
 
 
 def _split(code_item: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -141,18 +158,15 @@ def _refused(refusal: Refusal, base: Execution | None = None) -> Execution:
                                detail=refusal.detail)  # fmt: skip
 
 
-def check_release(
-    value: Any, schema: OutputSchema | None, kwargs: dict[str, Any], private: dict[str, Any]
-) -> Refusal | None:
-    """The egress policy, then the copy check against the bound private assets."""
-    shapes = {k: tuple(np.shape(v)) for k, v in private.items()}
-    return check_output(value, schema, Context(kwargs, shapes)) or find_copy(value, private)
-
-
 def _run(original: Callable[..., Any], code_item: Any, kwargs: dict[str, Any],
          context: Any) -> Execution:  # fmt: skip
     private, owned = _split(code_item, kwargs)
-    schema = declared_schema(code_item)
+    try:
+        declared = declared_schema(code_item)
+    except SchemaError as err:
+        return _refused(Refusal(Rule.SCHEMA_MISMATCH, str(err)))
+    schema = policy_schema(declared) if declared is not None else None
+    owned.pop(SCHEMA_ARGUMENT, None)  # validated above, fixed at approval
     refusal = check_arguments(owned, schema)
     if refusal is not None:
         return _refused(refusal)
@@ -171,7 +185,7 @@ def _run(original: Callable[..., Any], code_item: Any, kwargs: dict[str, Any],
             )
     if execution.verdict is not Verdict.OK:
         return execution
-    refusal = check_release(execution.value, schema, kwargs, private)
+    refusal = check_release(execution.value, declared, kwargs, private)
     return execution if refusal is None else _refused(refusal, execution)
 
 
@@ -208,3 +222,11 @@ def _unavailable(code_item: Any, execution: Execution) -> Any:
     return UserCodeExecutionOutput(user_code_id=code_item.id, stdout="", stderr="",
                                    result=SyftError(message=UNAVAILABLE), errored=True,
                                    safe_error_message=UNAVAILABLE)  # fmt: skip
+
+
+def install() -> None:
+    """Replace syft's in-process ``execute_byte_code`` (the name ``ActionService`` calls)."""
+    from syft.service.action import action_service
+
+    action_service.execute_byte_code = sealed(action_service.execute_byte_code)
+    _state.installed = True
