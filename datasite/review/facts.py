@@ -88,6 +88,32 @@ class PrivacyCost(_Model):
     error: str | None = None  # the cost could not be read (details in the site log)
 
 
+class DeclaredOutput(_Model):
+    """What the request declares one call may send out of the site (the site enforces it)."""
+
+    weight_arrays: int = 0
+    parameters: int = 0
+    metrics: list[str] = Field(default_factory=list)
+    max_bytes: int | None = None
+    error: str | None = None  # the declaration is invalid: every call will be refused
+
+    def describe(self) -> str:
+        if self.error is not None:
+            return f"INVALID declaration ({self.error}): every call will be refused"
+        metrics = ", ".join(self.metrics) or "none"
+        return (
+            f"declared: {self.weight_arrays} weight arrays ({self.parameters:,} parameters), "
+            f"metrics {metrics}, score histograms; at most {self.max_bytes:,} bytes per call "
+            "(enforced)"
+        )
+
+
+NO_DECLARED_OUTPUT = (
+    "none declared: only scalars, short strings and weights shaped like the call's own "
+    "weights argument may leave (enforced)"
+)
+
+
 class RequestFacts(_Model):
     """One code request as an admin reviews it and an auditor checks it."""
 
@@ -109,6 +135,7 @@ class RequestFacts(_Model):
     previous_approved: PreviousVersion | None = None
     diff: str | None = None
     privacy: PrivacyCost | None = None  # only on the one-request view
+    declared_output: DeclaredOutput | None = None  # None: the request declares no schema
 
     def asset_shapes(self) -> dict[str, list[int]]:
         """Asset name -> shape, for every argument bound to an asset."""

@@ -18,7 +18,14 @@ from rich.table import Table
 from rich.text import Text
 
 from datasite.privacy.ledger import ceil2, floor2
-from datasite.review.facts import Binding, DryRunResult, PrivacyCost, RequestFacts, RiskSummary
+from datasite.review.facts import (
+    NO_DECLARED_OUTPUT,
+    Binding,
+    DryRunResult,
+    PrivacyCost,
+    RequestFacts,
+    RiskSummary,
+)
 
 HTML_FORMAT = '<pre style="font-family:monospace;font-size:12px;line-height:1.35">{code}</pre>'
 
@@ -36,6 +43,8 @@ def request_view(facts: RequestFacts) -> list[RenderableType]:
     ]
     if facts.deny_reason:
         lines.append(f"reason    {facts.deny_reason}")
+    declared = facts.declared_output
+    lines.append(f"output    {declared.describe() if declared else NO_DECLARED_OUTPUT}")
     if facts.privacy is not None:
         lines.append(privacy_line(facts.privacy))
     return [

@@ -215,6 +215,10 @@ def test_high_risk_approval_needs_the_acknowledgement(site: SiteProcess, researc
     from syft.types.errors import SyftException
 
     rid = request_id(site, "hostile")
+    shown = run_cli("requests", "show", "--url", site.url, rid).stdout
+    assert "output    declared: 1 weight arrays (256 parameters), metrics loss" in shown
+    plain = run_cli("requests", "show", "--url", site.url, request_id(site, "leak_plain")).stdout
+    assert "output    none declared" in plain
     refused = run_cli("requests", "approve", "--url", site.url, rid)
     assert refused.returncode != 0 and "--accept-risk" in refused.stdout + refused.stderr
     request = next(r for r in admin_login(site.url, ADMIN).requests if r.id.no_dash == rid)

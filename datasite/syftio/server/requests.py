@@ -7,6 +7,7 @@ for admins and compliance). Runs inside the datasite process only.
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from datasite import codeenv
 from datasite.review.facts import (
     Binding,
     BindingKind,
+    DeclaredOutput,
     Policies,
     PreviousVersion,
     RequestFacts,
@@ -29,6 +31,8 @@ from datasite.review.findings import (
     worst,
 )
 from datasite.review.risk import risk_report
+from datasite.sandbox.release import HISTOGRAM_BYTES, SchemaError, parse_declared
+from fedcommon.task_schema import SCHEMA_ARGUMENT
 
 log = logging.getLogger(__name__)
 _code_env_dir: list[Path] = []  # the site's data dir, set once at start (use_code_environment)
@@ -110,6 +114,34 @@ def bindings(code: Any, assets: dict[str, dict[str, Any]]) -> dict[str, Binding]
     return out
 
 
+def constant(code: Any, name: str) -> tuple[bool, Any]:
+    """(found, value) of the ``sy.Constant`` bound to argument ``name``."""
+    for per_server in (code.input_policy_init_kwargs or {}).values():
+        for arg, rule in per_server.items():
+            if str(arg) == name and type(rule).__name__ == "Constant":
+                return True, rule.val
+    return False, None
+
+
+def declared_output(code: Any) -> DeclaredOutput | None:
+    """The output schema the request declares, as the admin reads it (None: none)."""
+    found, value = constant(code, SCHEMA_ARGUMENT)
+    if not found:
+        return None
+    try:
+        declared = parse_declared(value)
+    except SchemaError as err:
+        return DeclaredOutput(error=str(err))
+    if declared is None:
+        return None
+    return DeclaredOutput(
+        weight_arrays=len(declared.weights),
+        parameters=sum(math.prod(spec.shape) for spec in declared.weights.values()),
+        metrics=list(declared.metrics),
+        max_bytes=declared.max_bytes + HISTOGRAM_BYTES,
+    )
+
+
 def policies(code: Any) -> Policies:
     kwargs = code.output_policy_init_kwargs or {}
     return Policies(
@@ -170,6 +202,7 @@ def request_facts(worker: Any, request: Any, assets: dict[str, dict[str, Any]]) 
         bindings=bound,
         policies=policies(code),
         risk=summary,
+        declared_output=declared_output(code),
     )
 
 

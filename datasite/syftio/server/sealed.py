@@ -120,11 +120,10 @@ def declared_schema(code_item: Any) -> Declared | None:
     Raises:
         SchemaError: the constant is not a valid schema.
     """
-    for per_server in (code_item.input_policy_init_kwargs or {}).values():
-        for argument, rule in per_server.items():
-            if str(argument) == SCHEMA_ARGUMENT and type(rule).__name__ == "Constant":
-                return parse_declared(rule.val)
-    return None
+    from datasite.syftio.server.requests import constant
+
+    found, value = constant(code_item, SCHEMA_ARGUMENT)
+    return parse_declared(value) if found else None
 
 
 def _split(code_item: Any, kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -209,7 +208,9 @@ def sealed(original: Callable[..., Any]) -> Callable[..., Any]:
             log.error("refused to run %s: %s", code_item.service_func_name, _state.reason)
             execution = Execution(verdict=Verdict.KILLED, limit="sandbox_unavailable")
             return _unavailable(code_item, execution)
-        return _output(code_item, _run(original, code_item, dict(kwargs), context))
+        execution = _run(original, code_item, dict(kwargs), context)
+        log.info("sealed run of %s: %s", code_item.service_func_name, execution.verdict)
+        return _output(code_item, execution)
 
     return execute_byte_code
 
