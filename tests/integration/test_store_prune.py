@@ -36,7 +36,7 @@ def capped_site(sites: SiteFactory, limit: int) -> tuple[SiteProcess, Any, Any]:
         output_policy=OutputPolicyExecuteCount(limit=limit),
     )
     def step(data, weights):  # type: ignore[no-untyped-def]
-        return {"w": weights["w"] + float(data.sum())}
+        return {"weights": {"w": weights["w"] + float(data.sum())}}  # the no-schema rule
 
     ds.code.request_code_execution(step)
     for request in admin_login(site.url, ADMIN).requests:
@@ -62,13 +62,13 @@ def test_earlier_results_are_pruned_and_the_cap_still_holds(sites: SiteFactory) 
     results = [ds.code.step(data=asset, weights=weights).get()]
     after_first = settled_bytes(site)
     for _ in range(3):
-        results.append(ds.code.step(data=asset, weights={"w": results[-1]["w"]}).get())
+        results.append(ds.code.step(data=asset, weights=results[-1]["weights"]).get())
     growth = settled_bytes(site) - after_first
 
     assert growth < 2 * MB, f"store grew {growth / MB:.1f} MB over 3 calls"  # ~15 MB unpruned
-    assert np.allclose(results[-1]["w"], weights["w"] + 16.0)  # each call added 4
+    assert np.allclose(results[-1]["weights"]["w"], weights["w"] + 16.0)  # each call added 4
     with pytest.raises(Exception, match=r"(?i)policy is not valid|used up|denied"):
-        ds.code.step(data=asset, weights={"w": results[-1]["w"]}).get()
+        ds.code.step(data=asset, weights=results[-1]["weights"]).get()
     executed = [r for r in AuditLog(site.data_dir / "audit").records() if r["event"] == "executed"]
     assert len(executed) == 4
     assert all(len(r["details"]["output"]["sha256"]) == 64 for r in executed)
