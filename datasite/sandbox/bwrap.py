@@ -26,6 +26,10 @@ SYSTEM_FILES = ("/etc/ld.so.cache", "/etc/localtime")
 ENVIRONMENT = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "HOME": "/tmp",
+    # getpass.getuser() reads these before the user database, which the sandbox does not
+    # show (no /etc/passwd): MONAI and torch's compile caches ask for a user name at import.
+    "USER": "nobody",
+    "LOGNAME": "nobody",
     "LANG": "C.UTF-8",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONHASHSEED": "0",

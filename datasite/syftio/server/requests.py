@@ -142,6 +142,37 @@ def declared_output(code: Any) -> DeclaredOutput | None:
     )
 
 
+RELEASED_ONLY_AS_DECLARED = " (lowered from high: this site releases only the declared outputs)"
+PRINTS_DISCARDED = " (lowered from high: the sealed worker discards what code prints)"
+
+
+def with_enforcement(summary: RiskSummary, declared: DeclaredOutput | None) -> RiskSummary:
+    """The risk report, with the egress findings this site enforces itself lowered to medium:
+    when code runs sealed, prints never reach a log, and a request with a valid declared
+    output schema cannot release asset-shaped data (the egress policy refuses it)."""
+    from datasite.syftio.server import sealed
+
+    if sealed.describe()["execution"] != "sealed":
+        return summary
+    schema = declared is not None and declared.error is None
+    findings = [_lowered(f, schema) for f in summary.findings]
+    return RiskSummary(worst=worst(findings), findings=findings)
+
+
+def _lowered(finding: Finding, schema: bool) -> Finding:
+    if finding.category != "egress" or finding.severity is not Severity.HIGH:
+        return finding
+    if finding.message.startswith("prints"):
+        note = PRINTS_DISCARDED
+    elif schema:
+        note = RELEASED_ONLY_AS_DECLARED
+    else:
+        return finding
+    return finding.model_copy(
+        update={"severity": Severity.MEDIUM, "message": finding.message + note}
+    )
+
+
 def policies(code: Any) -> Policies:
     kwargs = code.output_policy_init_kwargs or {}
     return Policies(
@@ -181,6 +212,8 @@ def request_facts(worker: Any, request: Any, assets: dict[str, dict[str, Any]]) 
     status = status_of(request)
     bound = bindings(code, assets)
     summary, digest = risk(code.raw_code, {a for a, b in bound.items() if b.kind == "asset"})
+    declared = declared_output(code)
+    summary = with_enforcement(summary, declared)
     try:
         executions = len(code.get_output_history(context=context).unwrap())
     except Exception:  # noqa: BLE001 - no history yet
@@ -202,7 +235,7 @@ def request_facts(worker: Any, request: Any, assets: dict[str, dict[str, Any]]) 
         bindings=bound,
         policies=policies(code),
         risk=summary,
-        declared_output=declared_output(code),
+        declared_output=declared,
     )
 
 
