@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -15,6 +13,7 @@ from typing import Any, TypeVar
 
 from rich.console import Console
 
+from demo import commands
 from lab.process import SiteProcess
 from lab.sites import Site, write_sites
 
@@ -45,10 +44,11 @@ class StepFailed(RuntimeError):
 
 
 def run(tool: str, *args: str, env: dict[str, str], quiet: bool = False) -> str:
-    """Run ``python -m <tool> ARGS`` and return its stdout; show it unless quiet."""
-    result = subprocess.run(
-        [sys.executable, "-m", tool, *args], env=env, text=True, capture_output=True
-    )
+    """Run ``python -m <tool> ARGS`` and return its stdout; show it unless quiet.
+
+    The command runs in a process forked from one that has syft imported already
+    (:mod:`demo.commands`): the same command, minus the import."""
+    result = commands.run(tool, args, env)
     partial_ok = (10,) if args[:1] == ("ingest",) else ()  # 10 = uploaded, some files rejected
     if result.returncode not in (0, *partial_ok):  # (elsewhere 10 is a refused submission)
         console.print(result.stdout + result.stderr, markup=False, highlight=False)

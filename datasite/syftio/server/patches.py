@@ -8,10 +8,10 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 0. Import patches, before syft is first imported (how syft loads): ``fast_start``.
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
-   ``array_repr``, ``execution_cap``, ``role_registry``, ``sealed_execution``,
-   ``single_run``. ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run``
-   wraps it: the single-run wrapper skips the mock-twin run, and the one run left goes to the
-   sealed worker.
+   ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``,
+   ``sealed_execution``, ``single_run``. ``sealed_execution`` replaces ``execute_byte_code``
+   before ``single_run`` wraps it: the single-run wrapper skips the mock-twin run, and the one
+   run left goes to the sealed worker.
 2. Worker patches, on the one Datasite object's service instances, after it exists:
    ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
    ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
@@ -27,7 +27,9 @@ the patched private functions may have changed.
 Removed: ``payload_walk`` (short-circuiting ``attach_attribute_to_syft_object`` for bytes and
 str). It had no test; when one was written, a call returning 48 MB of bytes took 11.2 s with
 it and 9.7 s without, and a 32 MB weights round trip 5.4 s and 3.5 s: no measurable effect on
-the HTTP path this platform uses, so it is gone rather than kept unproven.
+the HTTP path this platform uses, so it is gone rather than kept unproven. Back (issue 14)
+as ``payload_walk`` in payload.py: the cost is on the server's *asset load* path (each blob
+read at each call), not on the HTTP result path that test measured; proved by its own test.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from datasite.audit.log import AuditLog
-from datasite.syftio.server import audit_hooks, fixes, prune, sealed, startup
+from datasite.syftio.server import audit_hooks, fixes, payload, prune, sealed, startup
 
 log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
@@ -130,6 +132,18 @@ REGISTRY: tuple[Patch, ...] = (
         "server work per training call, py-spy). Arrays above 64 elements are summarized.",
         proof="tests/integration/test_fast_start.py::test_stored_data_reprs_are_summarized",
         apply=lambda _: startup.cheap_array_reprs(),
+    ),
+    Patch(  # issue 14 (round overhead): a new, self-contained class patch
+        name="payload_walk",
+        stage=Stage.CLASS,
+        target="syft.types.syft_object.attach_attribute_to_syft_object (and its import in "
+        "syft.service.service), run on every service result",
+        why="bytes and str are Sequences, so every blob read (each asset bound to a call, at "
+        "every call) was iterated byte by byte: 247 of 809 py-spy samples of a demo training "
+        "call's _user_code_execute. Their elements are never syft objects: return at once.",
+        proof="tests/integration/test_payload_walk.py::"
+        "test_a_blob_is_not_walked_byte_by_byte_and_objects_still_get_the_location",
+        apply=lambda _: payload.skip_payload_walk(),
     ),
     Patch(
         name="execution_cap",
