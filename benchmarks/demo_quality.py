@@ -42,7 +42,9 @@ def main() -> None:
     parser.add_argument("--local-epochs", type=int, default=2)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--lr-schedule", default="cosine")
+    parser.add_argument("--size", type=int, default=fl_setup.SIZE, help="ingested image px")
     args = parser.parse_args()
+    fl_setup.SIZE = args.size
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
     names = ("st-olav", "karolinska", "charite")
