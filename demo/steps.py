@@ -131,7 +131,8 @@ def experiment_toml(name: str, rounds: int, size: int, min_sites: int) -> str:
     return f"""name = "{name}"
 dataset = "chest-xray"
 optimizer = "adam"
-lr = 0.002
+lr = 0.004
+lr_schedule = "cosine"
 batch_size = 32
 local_epochs = 2
 rounds = {rounds}

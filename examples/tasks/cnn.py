@@ -7,13 +7,15 @@ mock data before submission (``researcher.taskcheck``), in the unit tests and be
 
 Use it with ``task = "tasks/cnn.py:cnn_task"`` (relative to the experiment file), or leave
 ``task`` out. Settings: the experiment's ``[model]`` table (width, depth, num_classes,
-image_size, pool, norm) and the platform settings (optimizer, lr, batch_size, local_epochs,
-seed, algorithm, mu).
+image_size, pool, norm) and the platform settings (optimizer, lr, lr_schedule, batch_size,
+local_epochs, rounds, seed, algorithm, mu).
 
 Steps (``task``, chosen by the coordinator per call, each call counts against the approval):
 
 - ``"train"``: start from ``weights`` (or a seeded fresh model when empty), run
-  ``local_epochs`` of SGD/Adam on the site's training split (plus the FedProx proximal term
+  ``local_epochs`` of SGD/Adam on the site's training split (``lr_schedule = "cosine"``: the
+  lr of each epoch follows a cosine from ``lr`` to 0 over the run's ``rounds x local_epochs``
+  epochs, counted from ``round_index``; plus the FedProx proximal term
   ``mu/2 * ||w - w_global||^2`` when ``algorithm == "fedprox"``), return the new weights.
 - ``"evaluate"``: loss, accuracy and AUC of ``weights`` on the held-out validation split,
   and per-class score histograms (counts only) from which the coordinator computes the AUC
@@ -153,8 +155,20 @@ def cnn_task(
         optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     generator = torch.Generator().manual_seed(int(config["seed"]) * 1000 + int(round_index))
     batch_size, total_loss, steps = int(config["batch_size"]), 0.0, 0
+    local_epochs = int(config["local_epochs"])
+    total_epochs = max(int(config.get("rounds", 1)) * local_epochs, 1)
+
+    def epoch_lr(epoch: int) -> float:
+        # "cosine": lr falls from lr towards 0 over all rounds x local_epochs epochs of the run
+        # (epoch = the run's epoch index), so the final model is not one noisy Adam step.
+        if config.get("lr_schedule", "constant") != "cosine":
+            return lr
+        return lr * 0.5 * (1.0 + float(np.cos(np.pi * min(epoch, total_epochs - 1) / total_epochs)))
+
     model.train()
-    for _epoch in range(int(config["local_epochs"])):
+    for epoch in range(local_epochs):
+        for group in optimizer.param_groups:
+            group["lr"] = epoch_lr((int(round_index) - 1) * local_epochs + epoch)
         order = torch.randperm(len(targets), generator=generator)
         for start in range(0, len(targets), batch_size):
             batch = order[start : start + batch_size]

@@ -104,3 +104,19 @@ def test_source_is_self_contained_for_the_site() -> None:
     reply = namespace["cnn_task"](data, {}, "evaluate", 0, config())
 
     assert set(reply) == {"n_samples", "metrics", "score_histograms"}
+
+
+def test_cosine_schedule_makes_the_last_round_take_small_steps() -> None:
+    # The same weights and data: the run's last round (lr near 0) moves the model far less
+    # than its first; with a constant lr both rounds move it about as much.
+    data, start = site_split(48, 8, SIZE, seed=7), initial_weights(config())
+    cosine, constant = (
+        config(lr_schedule="cosine", rounds=4),
+        config(lr_schedule="constant", rounds=4),
+    )
+
+    def moved(cfg: dict, round_index: int) -> float:
+        return drift(start, step(data, start, "train", cfg, round_index)["weights"])
+
+    assert moved(cosine, 4) < 0.25 * moved(cosine, 1)
+    assert moved(constant, 4) > 0.5 * moved(constant, 1)
