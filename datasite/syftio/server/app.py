@@ -73,6 +73,7 @@ def build_app(settings: SiteSettings, worker: Any) -> FastAPI:
         log.info("datasite %s ready on http://%s:%d", settings.name, settings.host, settings.port)
         if startup.deferred_pending():  # the fast_start patch left torch for now
             startup.load_deferred_in_background()
+        sealed.warm_up()
         try:
             yield
         finally:

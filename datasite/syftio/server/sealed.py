@@ -63,12 +63,11 @@ _verdicts = threading.local()
 def configure(
     data_dir: Path, log_dir: Path, limits: Limits, unsafe_in_process: bool = False
 ) -> Mode:
-    """Decide how this site runs code; start the warm sandbox in the background."""
+    """Decide how this site runs code (the warm sandbox starts with :func:`warm_up`)."""
     reason = bwrap.probe()
     if reason is None:
         sandbox = Sandbox(limits, hidden=[data_dir], log_file=log_dir / "sandbox.log")
         _state.mode, _state.sandbox, _state.reason = Mode.SEALED, sandbox, ""
-        threading.Thread(target=_warm_up, args=(sandbox,), daemon=True).start()
     elif unsafe_in_process:
         _state.mode, _state.reason = Mode.UNSAFE_IN_PROCESS, reason
         log.warning("RUNNING RESEARCHER CODE INSIDE THE SITE PROCESS (--unsafe-in-process): %s",
@@ -77,6 +76,13 @@ def configure(
         _state.mode, _state.reason = Mode.UNAVAILABLE, reason
         log.error("no sealed worker: this site will refuse to run researcher code. %s", reason)
     return _state.mode
+
+
+def warm_up() -> None:
+    """Start the zygote in the background once the site answers (its torch import would
+    otherwise compete with the server's start); a call before that starts it itself."""
+    if _state.sandbox is not None:
+        threading.Thread(target=_warm_up, args=(_state.sandbox,), daemon=True).start()
 
 
 def _warm_up(sandbox: Sandbox) -> None:
