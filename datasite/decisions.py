@@ -111,8 +111,7 @@ def _check_approvable(
     _refuse_outside_environment(facts)
     if not facts.risk.has_high:
         return
-    high = "; ".join(f"line {f.line}: {f.message}" for f in facts.risk.findings
-                     if f.severity == "high")  # fmt: skip
+    high = facts.risk.high_lines()
     if not accept_risk:
         raise ReviewError(
             f"Not approved: {facts.function} has HIGH risk findings ({high}). Read them "

@@ -67,6 +67,12 @@ class RiskSummary(_Model):
     def has_high(self) -> bool:
         return self.worst == Severity.HIGH.value
 
+    def high_lines(self) -> str:
+        """The HIGH findings as one line for an admin: ``line N: message; ...``."""
+        return "; ".join(
+            f"line {f.line}: {f.message}" for f in self.findings if f.severity == Severity.HIGH
+        )
+
 
 class PreviousVersion(_Model):
     request_id: str

@@ -20,9 +20,7 @@ ACCEPTED_EVENT = "risk_accepted"
 
 
 def not_accepted_message(facts: RequestFacts) -> str:
-    lines = "; ".join(
-        f"line {f.line}: {f.message}" for f in facts.risk.findings if f.severity == "high"
-    )
+    lines = facts.risk.high_lines()
     return (
         f"Request {facts.request_id[:12]} ({facts.function}) has HIGH risk findings "
         f"({lines[:300]}). "
