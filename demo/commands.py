@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass
+from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 
 # Third-party modules only: the project's modules (and the consoles they create at import,
@@ -62,7 +63,13 @@ def run(tool: str, args: tuple[str, ...], env: dict[str, str]) -> Completed:
         process = _context.Process(target=_as_main, args=(tool, args, env, str(out), str(err)))
         with _start_lock:
             process.start()
-        process.join()
+        # Every Process.start() polls all live children (multiprocessing.process._cleanup),
+        # and a poll reads the exit status from the child's sentinel: a join racing another
+        # thread's start read an empty sentinel and reported 255 (1 command in ~45). So wait
+        # for the sentinel unlocked, and read the status under the lock that start holds.
+        wait_for([process.sentinel])
+        with _start_lock:
+            process.join()
         code = process.exitcode if process.exitcode is not None else 1
         return Completed(code, _read(out), _read(err))
 

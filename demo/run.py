@@ -156,7 +156,8 @@ def researcher_trains(
             quiet=True,
         )
 
-    steps.per_site(list(alone_dirs), alone)
+    with steps.timed("site-alone baselines"):
+        steps.per_site(list(alone_dirs), alone)
     return fedavg_dir
 
 
@@ -165,16 +166,21 @@ def main(argv: list[str] | None = None) -> None:
     started = time.monotonic()
     sites, env = prepare(args)
     try:
-        hospitals_go_live(args, sites, env)
-        sites_toml, experiment, alone_dirs = researcher_submits(args, sites, env)
-        admins_review(sites, sites_toml, env)
-        fedavg_dir = researcher_trains(args, sites_toml, experiment, alone_dirs, env)
+        with steps.timed("hospitals go live"):
+            hospitals_go_live(args, sites, env)
+        with steps.timed("researcher submits"):
+            sites_toml, experiment, alone_dirs = researcher_submits(args, sites, env)
+        with steps.timed("admins review"):
+            admins_review(sites, sites_toml, env)
+        with steps.timed("training"):
+            fedavg_dir = researcher_trains(args, sites_toml, experiment, alone_dirs, env)
         console.rule("[bold]5. Results")
         console.print(results_table(fedavg_dir, alone_dirs))
         console.print(global_auc_line(fedavg_dir))
         console.print(f"FedAvg: {timing_line(fedavg_dir)}")
         console.rule("[bold]6. Compliance: export and verify each site's audit trail")
-        packets = [steps.export_and_verify_audit(site, args.out, env) for site in sites]
+        with steps.timed("compliance"):
+            packets = [steps.export_and_verify_audit(site, args.out, env) for site in sites]
         summarize(args, fedavg_dir, packets, time.monotonic() - started)
         if args.keep:
             keep_running(args, sites, env)

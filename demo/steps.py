@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +58,14 @@ def run(tool: str, *args: str, env: dict[str, str], quiet: bool = False) -> str:
     if not quiet:
         console.print(result.stdout.rstrip(), markup=False, highlight=False)
     return result.stdout
+
+
+@contextmanager
+def timed(what: str) -> Iterator[None]:
+    """Print how long a step of the demo took (where a user's minutes go)."""
+    started = time.monotonic()
+    yield
+    console.print(f"[dim]({what}: {time.monotonic() - started:.0f} s)[/]")
 
 
 def per_site(items: Iterable[T], work: Callable[[T], Any]) -> list[Any]:
