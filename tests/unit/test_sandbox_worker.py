@@ -139,8 +139,20 @@ def test_data_dirs_identity_and_system_files_are_invisible(
 def test_environment_is_empty_but_for_what_python_needs(sandbox: Sandbox) -> None:
     result = run(sandbox, "import os\nreturn {'env': dict(os.environ)}")
 
-    assert set(result.value["env"]) <= {*bwrap.ENVIRONMENT, "PWD"}
+    assert set(result.value["env"]) <= {*bwrap.ENVIRONMENT, *bwrap.PASSED_THROUGH, "PWD"}
     assert "DATASITE_ADMIN_PASSWORD" not in result.value["env"]
+
+
+def test_the_sites_thread_count_reaches_torch_in_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Three demo sites share two cores with OMP_NUM_THREADS=1: the sealed calls must use one
+    thread too (the sandbox's empty environment dropped it, and calls spun on two threads)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    monkeypatch.setenv("MKL_NUM_THREADS", "1; rm -rf /")  # not a number: not passed
+    code = "def f():\n    import os, torch\n    return {'threads': torch.get_num_threads(), 'mkl': os.environ.get('MKL_NUM_THREADS', '')}\n"  # noqa: E501
+    with Sandbox(LIMITS, preload=("torch",)) as box:
+        result = box.run(code, "f", {})
+    assert result.verdict is Verdict.OK
+    assert result.value == {"threads": 1, "mkl": ""}
 
 
 def test_writes_outside_scratch_fail_and_nothing_appears(sandbox: Sandbox, tmp_path: Path) -> None:
