@@ -6,6 +6,7 @@ for admins and compliance). Runs inside the datasite process only.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from pathlib import Path
@@ -183,9 +184,18 @@ def policies(code: Any) -> Policies:
 
 
 def risk(code: str, asset_args: set[str]) -> tuple[RiskSummary, str]:
-    """The risk report and normalised hash; unparseable code is itself a HIGH finding."""
+    """The risk report and normalised hash; unparseable code is itself a HIGH finding.
+    Every listing describes every request, so reports are kept per code, bound assets and
+    code environment (a request's code never changes)."""
+    return _risk(code, frozenset(asset_args), _allowed_modules())
+
+
+@functools.lru_cache(maxsize=512)
+def _risk(
+    code: str, asset_args: frozenset[str], allowed: frozenset[str] | None
+) -> tuple[RiskSummary, str]:
     try:
-        findings = risk_report(code, asset_args, _allowed_modules())
+        findings = risk_report(code, set(asset_args), allowed)
         digest = normalized_hash(code)
     except Exception as err:  # noqa: BLE001 - unparseable code is itself a finding
         findings = [Finding(severity=Severity.HIGH, category="parse", line=0, message=str(err))]
