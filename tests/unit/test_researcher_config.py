@@ -67,3 +67,21 @@ def test_min_sites_defaults_to_a_majority(n_sites: int, majority: int) -> None:
 
     assert exp.required_sites(n_sites) == majority
     assert ExperimentConfig(name="unit", dataset="d", min_sites=1).required_sites(10) == 1
+
+
+def test_connect_lists_each_unreachable_site_with_its_reason() -> None:
+    """Sites are logged in to at once; a site that does not answer is named, not fatal."""
+    from lab.process import free_port
+    from researcher import api
+    from researcher.config import SiteConfig, SitesConfig
+
+    names = ("north", "south", "east")
+    sites = SitesConfig(sites=tuple(
+        SiteConfig(name=n, url=f"http://127.0.0.1:{free_port()}", email_env="E", password_env="P")
+        for n in names
+    ))  # fmt: skip
+    fed = api.connect(sites, {"E": "r@uni.example", "P": "pw"})
+
+    assert fed.clients == {}
+    assert list(fed.errors) == list(names)
+    assert all(f"Site {n}:" in fed.errors[n] and "datasite running" in fed.errors[n] for n in names)
