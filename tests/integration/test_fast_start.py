@@ -66,8 +66,13 @@ def test_stored_data_reprs_are_summarized() -> None:
     startup.cheap_array_reprs()
     try:
         after = rendered_chars()
+        small = repr(np.arange(3, dtype=np.float32))
+        large = str(np.zeros((320, 1, 32, 32), dtype=np.float32))
     finally:
-        np.set_printoptions(threshold=1000, edgeitems=3)  # numpy's defaults
+        np.set_string_function(None, repr=True)  # numpy's own again
+        np.set_string_function(None, repr=False)
 
     assert before > 5000  # 900 numbers in full
     assert after < 300
+    assert small == "array([0., 1., 2.], dtype=float32)"  # small arrays keep numpy's text
+    assert large == "array(shape=(320, 1, 32, 32), dtype=float32)"

@@ -129,7 +129,8 @@ REGISTRY: tuple[Patch, ...] = (
         "syft.service.action.action_object.ActionObject.__check_action_data",
         why="syft renders repr/str of every ActionObject's data on each validation and then "
         "truncates it; arrays under 1000 elements were printed in full (0.22 s of ~1.3 s of "
-        "server work per training call, py-spy). Arrays above 64 elements are summarized.",
+        "server work per training call, py-spy). Arrays above 64 elements print as their "
+        "shape and dtype (a 30-layer weights dict: 24 ms -> 0.5 ms per rendering).",
         proof="tests/integration/test_fast_start.py::test_stored_data_reprs_are_summarized",
         apply=lambda _: startup.cheap_array_reprs(),
     ),
