@@ -2,10 +2,12 @@
 demo's three hospitals (``benchmarks.fl_setup`` setting "demo": the presets and seeds of
 ``demo/steps.py``) with the demo's experiment, through the real coordinator and site task.
 Each row compares, on that hospital's own validation split, the federated model (with
-FedBN: that hospital's own normalisation layers) with the same model trained there alone;
-the pooled AUC is the global one of the federated run.
+FedBN: that hospital's own normalisation layers) with the same model trained there alone
+(by default for the same epochs and lr schedule in one call, as the demo does); the pooled
+AUC is the global one of the federated run.
 
     .venv/bin/python -m benchmarks.demo_quality [--rounds 5] [--lr 2e-3] [--lr-schedule cosine]
+        [--alone one-call|rounds] [--size 32]
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--lr-schedule", default="cosine")
     parser.add_argument("--size", type=int, default=fl_setup.SIZE, help="ingested image px")
+    parser.add_argument(
+        "--alone", choices=("one-call", "rounds"), default="one-call",
+        help="site-alone baseline: all epochs in one call (the demo's), or the same rounds",
+    )  # fmt: skip
     args = parser.parse_args()
     fl_setup.SIZE = args.size
     logging.basicConfig(level=logging.ERROR)
@@ -53,8 +59,13 @@ def main() -> None:
                                 "lr": args.lr, "lr_schedule": args.lr_schedule}  # fmt: skip
     fed = last_rows(parts, experiment(**settings))
     wins = 0
+    # Each hospital alone: the same epochs and lr schedule in one call (as the demo runs it).
+    epochs = args.rounds * args.local_epochs
+    alone_settings = {**settings, "rounds": 1, "local_epochs": epochs, "min_sites": 1}
+    if args.alone == "rounds":  # the older baseline: the same rounds, Adam restarted each one
+        alone_settings = {**settings, "min_sites": 1}
     for name, part in parts.items():
-        alone = last_rows({name: part}, experiment(**settings, min_sites=1))[name]
+        alone = last_rows({name: part}, experiment(**alone_settings))[name]
         wins += float(fed[name]["auc"]) > float(alone["auc"])
         print(f"demo_{name}: fedavg acc={float(fed[name]['accuracy']):.3f} "
               f"auc={float(fed[name]['auc']):.3f}  alone acc={float(alone['accuracy']):.3f} "

@@ -13,6 +13,7 @@ import argparse
 import secrets
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from datasite.config import AdminCredentials
@@ -24,6 +25,7 @@ from lab.process import SiteProcess
 # Three hospitals share this machine's cores: one compute thread each (torch's default, one
 # per core in every site, oversubscribes the cores three times over while all sites train).
 SITE_ENV = {"OMP_NUM_THREADS": "1"}
+LOCAL_EPOCHS = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,8 +63,11 @@ def hospitals_go_live(
     args: argparse.Namespace, sites: list[SiteProcess], env: dict[str, str]
 ) -> None:
     console.rule("[bold]1. Hospitals: synthesize exports, launch datasites, ingest, add users")
-    steps.synthesize(args.out, args.n, env)
-    for site, ready in zip(sites, steps.per_site(sites, SiteProcess.start), strict=True):
+    with ThreadPoolExecutor(max_workers=1) as launcher:  # sites start while exports are made
+        launching = launcher.submit(steps.per_site, sites, SiteProcess.start)
+        steps.synthesize(args.out, args.n, env)
+        readies = launching.result()
+    for site, ready in zip(sites, readies, strict=True):
         console.print(f"datasite [green]{site.name}[/] ready at {site.url} ({ready:.1f} s)")
     console.print(f"Each admin ingests {args.n} files (de-identify, verify, mock twins) ...")
     reports = steps.per_site(
@@ -80,20 +85,19 @@ def researcher_submits(
     console.rule("[bold]2. Researcher: explore mock data, submit the experiment")
     sites_toml = steps.write_sites_toml(args.out / "sites.toml", sites)
     experiment = args.out / "experiment.toml"
-    experiment.write_text(steps.experiment_toml("chest_fedavg", args.rounds, args.size, 2))
-    run("researcher", "datasets", "--sites", str(sites_toml), env=env)
-    run(
-        "researcher", "submit", "--sites", str(sites_toml), "--experiment", str(experiment), env=env
+    experiment.write_text(
+        steps.experiment_toml("chest_fedavg", args.rounds, args.size, 2, LOCAL_EPOCHS)
     )
+    run("researcher", "datasets", "--sites", str(sites_toml), env=env)
 
-    def submit_alone(site: SiteProcess) -> None:  # baseline: the same model at one site
+    def submit_alone(site: SiteProcess) -> None:
+        # Baseline: the same model, epochs and lr schedule at one site, in one call (what a
+        # hospital would do alone: train without stopping, Adam's state kept throughout).
         one = steps.write_sites_toml(args.out / f"sites-{site.name}.toml", [site])
         exp = args.out / f"experiment-{site.name}-alone.toml"
-        exp.write_text(
-            steps.experiment_toml(
-                f"alone_{site.name.replace('-', '_')}", args.rounds, args.size, min_sites=1
-            )
-        )
+        name = f"alone_{site.name.replace('-', '_')}"
+        epochs = args.rounds * LOCAL_EPOCHS
+        exp.write_text(steps.experiment_toml(name, 1, args.size, 1, local_epochs=epochs))
         run(
             "researcher",
             "submit",
@@ -105,7 +109,13 @@ def researcher_submits(
             quiet=True,
         )
 
-    steps.per_site(sites, submit_alone)  # three independent submissions, at once
+    with ThreadPoolExecutor(max_workers=1) as federated:  # four independent submissions
+        submitted = federated.submit(
+            run, "researcher", "submit", "--sites", str(sites_toml), "--experiment",
+            str(experiment), env=env, quiet=True,
+        )  # fmt: skip
+        steps.per_site(sites, submit_alone)
+        console.print(submitted.result().rstrip(), markup=False, highlight=False)
     alone_dirs = {site.name: args.out / "runs" / f"alone-{site.name}" for site in sites}
     return sites_toml, experiment, alone_dirs
 
@@ -140,7 +150,10 @@ def researcher_trains(
         str(fedavg_dir),
         env=env,
     )
-    console.print("Baselines: the same model trained at each site alone ...")
+    console.print(
+        f"Baselines: the same model trained at each site alone ({args.rounds * LOCAL_EPOCHS} "
+        "epochs, the same lr schedule, in one call) ..."
+    )
 
     def alone(name: str) -> None:
         run(

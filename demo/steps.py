@@ -3,6 +3,7 @@ hospital admins with ``datasite``, the researcher with ``researcher``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -99,9 +100,21 @@ def synthesize(out: Path, n: int, env: dict[str, str]) -> None:
     console.print(f"Wrote {n} DICOM files per hospital ({', '.join(h.shift for h in HOSPITALS)})")
 
 
+def demo_key_file(site: SiteProcess) -> Path:
+    """Demo only: a fixed pseudonym key per hospital, so that the patient-level train /
+    validation split (and so the closing table) is the same on every run. A hospital's own
+    key is a secret that ``datasite ingest`` creates (mode 600) and the admin backs up."""
+    path = site.data_dir.parent / "pseudonym.key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(handle, "w") as out:
+        out.write(hashlib.sha256(f"fl-demo-{site.name}".encode()).hexdigest() + "\n")
+    return path
+
+
 def ingest(site: SiteProcess, export: Path, size: int, env: dict[str, str]) -> str:
     """The admin's ingestion of the export; returns its printed summary."""
-    key_file = site.data_dir.parent / "pseudonym.key"
+    key_file = demo_key_file(site)
     return run(
         "datasite", "ingest", str(export), "--url", site.url, "--labels",
         str(export / "labels.csv"), "--dataset", "chest-xray", "--size", str(size),
@@ -111,7 +124,8 @@ def ingest(site: SiteProcess, export: Path, size: int, env: dict[str, str]) -> s
 
 
 def register_people(site: SiteProcess, env: dict[str, str]) -> None:
-    for email, role in ((RESEARCHER, "researcher"), (AUDITOR, "compliance")):
+    def add(person: tuple[str, str]) -> None:
+        email, role = person
         run(
             "datasite",
             "users",
@@ -130,6 +144,8 @@ def register_people(site: SiteProcess, env: dict[str, str]) -> None:
             quiet=True,
         )
 
+    per_site([(RESEARCHER, "researcher"), (AUDITOR, "compliance")], add)
+
 
 def write_sites_toml(path: Path, sites: list[SiteProcess]) -> Path:
     """A researcher's sites file: names, URLs and the NAMES of credential variables."""
@@ -137,14 +153,16 @@ def write_sites_toml(path: Path, sites: list[SiteProcess]) -> Path:
     return write_sites(path, listed, "DEMO_RESEARCHER_EMAIL", "DEMO_USER_PASSWORD")
 
 
-def experiment_toml(name: str, rounds: int, size: int, min_sites: int) -> str:
+def experiment_toml(
+    name: str, rounds: int, size: int, min_sites: int, local_epochs: int = 2
+) -> str:
     return f"""name = "{name}"
 dataset = "chest-xray"
 optimizer = "adam"
 lr = 0.004
 lr_schedule = "cosine"
 batch_size = 32
-local_epochs = 2
+local_epochs = {local_epochs}
 rounds = {rounds}
 seed = 0
 algorithm = "fedavg"
@@ -187,7 +205,8 @@ def show_request(site: SiteProcess, request_id: str, env: dict[str, str]) -> Non
 
 def approve_pending(site: SiteProcess, env: dict[str, str]) -> int:
     pending = pending_requests(site, env)
-    for request in pending:
+
+    def approve(request: dict[str, Any]) -> None:
         run(
             "datasite",
             "requests",
@@ -198,6 +217,8 @@ def approve_pending(site: SiteProcess, env: dict[str, str]) -> int:
             env=env,
             quiet=True,
         )
+
+    per_site(pending, approve)
     return len(pending)
 
 
