@@ -89,7 +89,8 @@ def main() -> None:
             for index, site in enumerate(sites):  # sequential: syft's upload redirects stdout
                 prepare(site, index)
             print(f"setup: {N_TRAIN} train / {N_VAL} val images of {SIZE}px per site, "
-                  f"{ROUNDS} rounds, train + evaluate call per site per round")  # fmt: skip
+                  f"{ROUNDS} rounds, one call per site per round (evaluate the model received, "
+                  "then train) and a final evaluate")  # fmt: skip
             for n in (1, 2, 3):
                 result = measure(sites[:n], Path(root) / f"run{n}")
                 print(f"round_wall_s_sites{n}={result['wall']:.2f}")

@@ -42,6 +42,15 @@ class TaskStep(StrEnum):
     EVALUATE = "evaluate"
 
 
+# The ``task`` value of a fused call: the site function's wrapper evaluates the weights it
+# received (the previous round's model), then trains on them, and returns the training reply
+# plus ``eval_n_samples`` / ``eval_metrics`` / ``score_histograms``. One call per round
+# instead of two; the researcher's task only ever sees the three steps above.
+EVALUATE_THEN_TRAIN = "evaluate_then_train"
+# Steps that never train: a site's privacy ledger charges every other call as training.
+NON_TRAINING_STEPS = (TaskStep.INIT.value, TaskStep.EVALUATE.value)
+
+
 class TensorSpec(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -77,7 +86,8 @@ class OutputSchema(BaseModel):
         weights = reply.get("weights")
         if isinstance(weights, Mapping):
             found += self._weight_problems(weights)
-        extra = sorted(set(dict(reply.get("metrics") or {})) - set(self.metrics))
+        named = {*dict(reply.get("metrics") or {}), *dict(reply.get(ReplyKey.EVAL_METRICS) or {})}
+        extra = sorted(named - set(self.metrics))
         if extra:
             found.append(f"metrics {extra} are not declared (declared: {list(self.metrics)})")
         size = sum(int(getattr(a, "nbytes", 0)) for a in dict(weights or {}).values())
@@ -109,6 +119,13 @@ def reply_problems(reply: Any, step: str, allow_nan: bool = True) -> list[str]:
     elif n_samples < 0:
         found.append(f"'n_samples' is negative ({n_samples})")
     found += _metric_problems(reply.get("metrics", {}), allow_nan)
+    if ReplyKey.EVAL_N_SAMPLES in reply or ReplyKey.EVAL_METRICS in reply:  # a fused call
+        evaluated = reply.get(ReplyKey.EVAL_N_SAMPLES)
+        if not isinstance(evaluated, int | np.integer) or isinstance(evaluated, bool):
+            found.append(f"'eval_n_samples' must be an int, got {type(evaluated).__name__}")
+        elif evaluated < 0:
+            found.append(f"'eval_n_samples' is negative ({evaluated})")
+        found += _metric_problems(reply.get(ReplyKey.EVAL_METRICS, {}), allow_nan)
     if step in (TaskStep.INIT, TaskStep.TRAIN):
         found += weight_problems(reply.get("weights"))
     if ReplyKey.HISTOGRAMS in reply:

@@ -30,6 +30,10 @@ class ReplyKey(StrEnum):
     METRICS = "metrics"
     # Evaluation only: per-class score counts, see fedcommon.metrics (no per-sample scores).
     HISTOGRAMS = "score_histograms"
+    # A fused call (fedcommon.task_schema.EVALUATE_THEN_TRAIN): the evaluation of the weights
+    # received, before training on them (its histograms are HISTOGRAMS).
+    EVAL_N_SAMPLES = "eval_n_samples"
+    EVAL_METRICS = "eval_metrics"
 
 
 class WeightsError(PlatformError):

@@ -171,9 +171,10 @@ class ExperimentConfig(_Frozen):
 
     @property
     def execution_budget(self) -> int:
-        """Calls one approval covers: a training and an evaluation call per round, plus spares
-        for re-running a round after an interruption."""
-        return 2 * self.rounds + self.spare_executions
+        """Calls one approval covers: one call per round (it evaluates the model it receives,
+        then trains), the final model's evaluation, and spares for re-running a round after an
+        interruption."""
+        return self.rounds + 1 + self.spare_executions
 
     def fingerprint(self) -> str:
         """Identifies what is trained (not how long): a resumed run must match it."""

@@ -1,7 +1,9 @@
-"""The round loop: send the model to every site at once, aggregate what comes back, evaluate,
-checkpoint. What each site receives and how replies become the next model is
-``researcher.strategy`` (FedAvg, FedAvgM, FedAdam, FedBN); the math is in
-``researcher.aggregate``; sites are behind ``researcher.site.Site``.
+"""The round loop: send the model to every site at once, aggregate what comes back,
+checkpoint. One call per site and round: each call first evaluates the model it received
+(the previous round's, so its global metrics arrive with the next round) and then trains on
+it; after the last round one evaluate call scores the final model. What each site receives
+and how replies become the next model is ``researcher.strategy`` (FedAvg, FedAvgM, FedAdam,
+FedBN); the math is in ``researcher.aggregate``; sites are behind ``researcher.site.Site``.
 
 Each call runs in its own daemon thread with a deadline of ``site_timeout_s`` (syft's
 blocking calls never time out, and a daemon thread cannot keep the program alive at exit).
@@ -19,6 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import wait as wait_all
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,18 +96,29 @@ class Coordinator:
             log.info("resuming %s after round %d", exp.name, state.completed_rounds)
         self.progress.start(exp.rounds, list(self.sites), state.completed_rounds + 1)
         for round_index in range(state.completed_rounds + 1, exp.rounds + 1):
-            started = time.perf_counter()
-            record = self._round(state, round_index)
-            state.wall_seconds += time.perf_counter() - started
-            checkpoint.save(self.out, state)
-            outputs.write_all(self.out, state, exp.model_dump(), exp.rounds)
-            self.progress.round_done(round_index, record)
+            self._timed(state, lambda r=round_index: self._round(state, r))  # type: ignore[misc]
+        if state.rounds and not state.rounds[-1]["global"]:  # the final model (or a resumed
+            self._timed(state, lambda: self._final_evaluation(state))  # run's) is evaluated
         outputs.write_all(self.out, state, exp.model_dump(), exp.rounds)
         return outputs.summary(state, exp.model_dump(), exp.rounds)
 
-    def _round(self, state: RunState, round_index: int) -> dict[str, Any]:
+    def _timed(self, state: RunState, step: Callable[[], None]) -> None:
         started = time.perf_counter()
-        trained = self._phase(state, round_index, "train")
+        step()
+        state.wall_seconds += time.perf_counter() - started
+        checkpoint.save(self.out, state)
+        outputs.write_all(self.out, state, self.experiment.model_dump(), self.experiment.rounds)
+
+    def _round(self, state: RunState, round_index: int) -> None:
+        """One call per site: evaluate the previous round's model there (when it has not been
+        evaluated yet), then train on it; aggregate what came back."""
+        started = time.perf_counter()
+        previous = state.rounds[-1] if state.rounds and not state.rounds[-1]["global"] else None
+        trained = self._phase(state, round_index, "train", evaluate_first=previous is not None)
+        if previous is not None:
+            scored = {n: r.evaluation for n, r in trained.items() if r.evaluation is not None}
+            self._record_evaluations(state, previous["round"], scored)
+            self._evaluated(state, previous, scored)
         required = self.experiment.required_sites(len(self.sites))
         if len(trained) < required:
             raise TrainingError(
@@ -114,32 +128,59 @@ class Coordinator:
                 "the same command to resume."
             )
         self.strategy.aggregate(state, trained)
-        train_wall = time.perf_counter() - started
-        evaluated = self._phase(state, round_index, "evaluate")
-        wall = time.perf_counter() - started
-        compute = _slowest(trained) + _slowest(evaluated)
-        global_metrics = aggregate.pooled_metrics(
-            [(r.metrics, r.n_samples, r.histograms) for r in evaluated.values()]
-        )
+        wall, compute = time.perf_counter() - started, _slowest(trained)
         spent = [r.metrics["epsilon"] for r in trained.values() if "epsilon" in r.metrics]
-        if spent:  # DP: the guarantee is per site; the global row shows the largest
-            global_metrics = {**global_metrics, "epsilon": max(spent)}
-        state.rows.append(_row(round_index, "global", "evaluate", "ok", "", global_metrics))
         state.sites_used = sorted(set(state.sites_used) | set(trained))
         state.completed_rounds = round_index
-        record = {
+        state.rounds.append({
             "round": round_index,
             "sites_trained": sorted(trained),
             "wall_s": round(wall, 4),
-            "train_wall_s": round(train_wall, 4),
+            "train_wall_s": round(wall, 4),
             "site_compute_s": round(compute, 4),
             "overhead_s": round(wall - compute, 4),
-            "global": global_metrics,
-        }
-        state.rounds.append(record)
-        return record
+            "global": {},  # filled when this round's model is evaluated (next round's call)
+            **({"epsilon": max(spent)} if spent else {}),
+        })  # fmt: skip
 
-    def _phase(self, state: RunState, round_index: int, phase: str) -> dict[str, Reply]:
+    def _final_evaluation(self, state: RunState) -> None:
+        """An evaluate call per site for the last round's model; its time counts in that
+        round's wall and compute."""
+        record = state.rounds[-1]
+        started = time.perf_counter()
+        evaluated = self._phase(state, record["round"], "evaluate")
+        wall = time.perf_counter() - started
+        record["wall_s"] = round(record["wall_s"] + wall, 4)
+        record["site_compute_s"] = round(record["site_compute_s"] + _slowest(evaluated), 4)
+        record["overhead_s"] = round(record["wall_s"] - record["site_compute_s"], 4)
+        self._evaluated(state, record, evaluated)
+
+    def _evaluated(
+        self, state: RunState, record: dict[str, Any], replies: dict[str, Reply]
+    ) -> None:
+        """The global metrics of ``record``'s model from the sites' evaluations."""
+        if not replies:
+            return
+        global_metrics = aggregate.pooled_metrics(
+            [(r.metrics, r.n_samples, r.histograms) for r in replies.values()]
+        )
+        if "epsilon" in record:  # DP: the guarantee is per site; the global row shows the largest
+            global_metrics = {**global_metrics, "epsilon": record["epsilon"]}
+        state.rows.append(_row(record["round"], "global", "evaluate", "ok", "", global_metrics))
+        record["global"] = global_metrics
+        self.progress.round_done(record["round"], record)
+
+    def _record_evaluations(
+        self, state: RunState, round_index: int, scored: dict[str, Reply]
+    ) -> None:
+        for name, reply in scored.items():
+            row = _row(round_index, name, "evaluate", "ok", "", reply.metrics)
+            row.update(n_samples=reply.n_samples, compute_seconds=0.0)  # timed with training
+            state.rows.append(row)
+
+    def _phase(
+        self, state: RunState, round_index: int, phase: str, evaluate_first: bool = False
+    ) -> dict[str, Reply]:
         """Call every available site concurrently; record each outcome in ``state.rows``."""
         futures: dict[str, Future[Reply]] = {}
         for name, site in self.sites.items():
@@ -148,9 +189,12 @@ class Coordinator:
                 state.rows.append(_row(round_index, name, phase, "skipped", reason, {}))
                 self.progress.site_done(round_index, name, phase, "skipped")
                 continue
-            call = site.train if phase == "train" else site.evaluate
             weights = self.strategy.weights_for(state, name)
-            futures[name] = _in_thread(lambda c=call, w=weights: c(w, round_index))  # type: ignore[misc]
+            if phase == "train":
+                call = partial(site.train, weights, round_index, evaluate_first=evaluate_first)
+            else:
+                call = partial(site.evaluate, weights, round_index)
+            futures[name] = _in_thread(call)
         wait_all(futures.values(), timeout=self.experiment.site_timeout_s)
         replies: dict[str, Reply] = {}
         for name, future in futures.items():

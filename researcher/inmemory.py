@@ -8,7 +8,7 @@ training code without any server.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fedcommon.weights import Array, Weights
@@ -37,8 +37,13 @@ class InMemorySite:
         raw = site_task.fn(data, weights, task, round_index, self.config)
         return Reply.from_plain({**raw, "compute_seconds": time.perf_counter() - started})
 
-    def train(self, weights: Weights, round_index: int) -> Reply:
-        return self._call(weights, "train", round_index)
+    def train(self, weights: Weights, round_index: int, evaluate_first: bool = False) -> Reply:
+        if not evaluate_first:
+            return self._call(weights, "train", round_index)
+        started = time.perf_counter()  # one call, as a site's fused call is timed
+        scored = self._call(weights, "evaluate", round_index - 1)
+        trained = self._call(weights, "train", round_index)
+        return replace(trained, compute_seconds=time.perf_counter() - started, evaluation=scored)
 
     def evaluate(self, weights: Weights, round_index: int) -> Reply:
         return self._call(weights, "evaluate", round_index)

@@ -68,7 +68,10 @@ def write_all(out: Path, state: RunState, experiment: dict[str, Any], planned: i
     text = json.dumps(summary(state, experiment, planned), indent=2, default=str)
     (out / "summary.json").write_text(text)
     torch.save(to_state_dict(state.weights), out / "global_model.pt")
-    if state.rounds and _plot_due(out, state.completed_rounds, planned):
+    finished = state.completed_rounds >= planned and bool(
+        state.rounds and state.rounds[-1]["global"]
+    )
+    if state.rounds and _plot_due(out, len(state.rows), finished):
         plot_metrics(out / "metrics.png", state.rows)
         plot_timing(out / "round_time.png", state.rounds)
         if any(row.get("epsilon") is not None for row in state.rows):
@@ -79,14 +82,15 @@ PLOT_EVERY_S = 30.0
 _plotted: dict[Path, tuple[float, int]] = {}  # run folder -> (when, rounds) of its last plots
 
 
-def _plot_due(out: Path, completed: int, planned: int) -> bool:
+def _plot_due(out: Path, rows: int, finished: bool) -> bool:
     """Plots cost ~1-2 s of CPU each time (measured: 12 s over a 4-round run): draw them when
-    the run is complete, else at most every PLOT_EVERY_S seconds, never twice for a round."""
-    when, rounds = _plotted.get(out, (float("-inf"), -1))
+    the run is finished (its last model evaluated), else at most every PLOT_EVERY_S seconds,
+    never twice for the same rows."""
+    when, drawn = _plotted.get(out, (float("-inf"), -1))
     now = time.monotonic()
-    due = rounds != completed and (completed >= planned or now - when >= PLOT_EVERY_S)
+    due = drawn != rows and (finished or now - when >= PLOT_EVERY_S)
     if due:
-        _plotted[out] = (now, completed)
+        _plotted[out] = (now, rows)
     return due
 
 
@@ -110,7 +114,8 @@ def plot_metrics(path: Path, rows: list[dict[str, Any]]) -> None:
             axis.plot(*zip(*points, strict=True), marker="o", label=site, **style)
         axis.set(title=f"validation {metric}", xlabel="round")
         axis.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=8)
+    if evals:  # before the first evaluation there is nothing to label
+        axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
 

@@ -51,8 +51,8 @@ class RichProgress:
         done = first_round - 1
         self.tasks["rounds"] = self.bars.add_task("rounds", total=rounds, completed=done, last="")
         for site in sites:
-            self.tasks[site] = self.bars.add_task(
-                f"  {site}", total=2 * rounds, completed=2 * done, last=""
+            self.tasks[site] = self.bars.add_task(  # a call per round, then a final evaluate
+                f"  {site}", total=rounds + 1, completed=done, last=""
             )
 
     def site_done(self, round_index: int, site: str, phase: str, status: str) -> None:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from fedcommon.code_env import CodeEnvironment, disallowed
-from fedcommon.task_schema import SCHEMA_ARGUMENT
+from fedcommon.task_schema import EVALUATE_THEN_TRAIN, SCHEMA_ARGUMENT
 from researcher.errors import TaskError
 
 TaskFn = Callable[..., Any]
@@ -184,18 +184,29 @@ def import_problems(task: SiteTask, envs: Sequence[CodeEnvironment]) -> list[str
 def site_source(task: SiteTask, func_name: str, inputs: Sequence[str]) -> str:
     """The function a site runs: the task's source unchanged, inside a wrapper that takes the
     bound assets by name, gathers them into ``data`` and times the call."""
-    gathered = ", ".join(f'"{name}": {name}' for name in inputs)
+    data = "{" + ", ".join(f'"{name}": {name}' for name in inputs) + "}"
     return (
         f"def {func_name}({', '.join(inputs)}, weights, task, round_index, config, "
         f"{SCHEMA_ARGUMENT}):\n"
         f'    """Site task {task.name!r}, written by the researcher (unchanged below).\n'
         f"    The wrapper gathers the bound assets into `data` and times the call;\n"
         f"    `{SCHEMA_ARGUMENT}` declares what a reply may hold (weights keys, shapes,\n"
-        f'    dtypes, metric names, bytes): the site\'s egress policy enforces it."""\n'
+        f"    dtypes, metric names, bytes): the site's egress policy enforces it.\n"
+        f'    task "{EVALUATE_THEN_TRAIN}": evaluate the weights received, then train."""\n'
         "    import time\n\n"
         f"{textwrap.indent(task.source.rstrip(), '    ')}\n\n"
         "    _started = time.perf_counter()\n"
-        f"    _reply = {task.name}({{{gathered}}}, weights, task, round_index, config)\n"
+        f"    _data = {data}\n"
+        f'    if task == "{EVALUATE_THEN_TRAIN}":\n'
+        f"        _scored = {task.name}(dict(_data), weights, "
+        '"evaluate", round_index - 1, config)\n'
+        f'        _reply = {task.name}(dict(_data), weights, "train", round_index, config)\n'
+        "        if isinstance(_reply, dict) and isinstance(_scored, dict):\n"
+        '            _reply = {**_reply, "eval_n_samples": _scored.get("n_samples"),\n'
+        '                      "eval_metrics": _scored.get("metrics", {}),\n'
+        '                      **{k: v for k, v in _scored.items() if k == "score_histograms"}}\n'
+        "    else:\n"
+        f"        _reply = {task.name}(_data, weights, task, round_index, config)\n"
         "    if isinstance(_reply, dict):\n"
         '        _reply = {**_reply, "compute_seconds": time.perf_counter() - _started}\n'
         "    return _reply\n"

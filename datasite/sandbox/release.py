@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from datasite.sandbox.copycheck import find_copy
 from datasite.sandbox.policy import (
     HISTOGRAM_CELLS,
+    SCALAR_BYTES,
     Context,
     FieldSpec,
     OutputSchema,
@@ -28,7 +29,7 @@ from datasite.sandbox.policy import (
     check_output,
 )
 from datasite.sandbox.verdict import Refusal, Rule
-from fedcommon.task_schema import SCHEMA_ARGUMENT, WEIGHT_DTYPE_NAME
+from fedcommon.task_schema import METRIC_BYTES, SCHEMA_ARGUMENT, WEIGHT_DTYPE_NAME
 from fedcommon.task_schema import OutputSchema as Declared
 from fedcommon.weights import ReplyKey
 
@@ -67,10 +68,14 @@ def policy_schema(declared: Declared) -> OutputSchema:
         ReplyKey.COMPUTE_SECONDS: FieldSpec(kind="float"),
         ReplyKey.METRICS: FieldSpec(kind="metrics", max_keys=len(declared.metrics)),
         ReplyKey.HISTOGRAMS: FieldSpec(kind="histogram"),
+        # A fused call's evaluation (fedcommon.task_schema.EVALUATE_THEN_TRAIN).
+        ReplyKey.EVAL_N_SAMPLES: FieldSpec(kind="int"),
+        ReplyKey.EVAL_METRICS: FieldSpec(kind="metrics", max_keys=len(declared.metrics)),
     }
+    evaluation_bytes = METRIC_BYTES * len(declared.metrics) + SCALAR_BYTES
     return OutputSchema(
         fields={str(k): v for k, v in fields.items()},
-        byte_budget=declared.max_bytes + HISTOGRAM_BYTES,
+        byte_budget=declared.max_bytes + HISTOGRAM_BYTES + evaluation_bytes,
         required=(str(ReplyKey.N_SAMPLES),),
     )
 
@@ -78,16 +83,20 @@ def policy_schema(declared: Declared) -> OutputSchema:
 def _counts(
     output: Mapping[str, Any], asset_shapes: Mapping[str, tuple[int, ...]]
 ) -> Refusal | None:
-    n_samples = int(output.get(ReplyKey.N_SAMPLES, 0))
     rows = max((shape[0] for shape in asset_shapes.values() if shape), default=0)
-    if n_samples > rows:
-        detail = f"n_samples {n_samples} exceeds the {rows} rows of the bound assets"
-        return Refusal(Rule.IMPLAUSIBLE_COUNT, detail)
+    for key in (ReplyKey.N_SAMPLES, ReplyKey.EVAL_N_SAMPLES):
+        count = int(output.get(key, 0))
+        if count > rows:
+            detail = f"{key} {count} exceeds the {rows} rows of the bound assets"
+            return Refusal(Rule.IMPLAUSIBLE_COUNT, detail)
+    # The histograms score the evaluated images: a fused call's evaluation, else the call's.
+    scored = ReplyKey.EVAL_N_SAMPLES if ReplyKey.EVAL_N_SAMPLES in output else ReplyKey.N_SAMPLES
+    n_scored = int(output.get(scored, 0))
     histograms = output.get(ReplyKey.HISTOGRAMS)
     if isinstance(histograms, np.ndarray):
         totals = histograms.astype(np.float64).sum(axis=(1, 2))
-        if (totals != n_samples).any():
-            detail = f"score histograms count {totals.tolist()[:4]}, not n_samples {n_samples}"
+        if (totals != n_scored).any():
+            detail = f"score histograms count {totals.tolist()[:4]}, not {scored} {n_scored}"
             return Refusal(Rule.IMPLAUSIBLE_COUNT, detail)
     return None
 

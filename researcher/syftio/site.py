@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from fedcommon.task_schema import EVALUATE_THEN_TRAIN
 from fedcommon.weights import Weights
 from researcher.config import ExperimentConfig
 from researcher.errors import CallFailure, SiteCallError
@@ -47,8 +48,8 @@ class SyftSite:
             )
         return Reply.from_plain(raw)
 
-    def train(self, weights: Weights, round_index: int) -> Reply:
-        return self._call(weights, "train", round_index)
+    def train(self, weights: Weights, round_index: int, evaluate_first: bool = False) -> Reply:
+        return self._call(weights, EVALUATE_THEN_TRAIN if evaluate_first else "train", round_index)
 
     def evaluate(self, weights: Weights, round_index: int) -> Reply:
         return self._call(weights, "evaluate", round_index)

@@ -18,7 +18,7 @@ def test_example_files_parse() -> None:
     exp = load_experiment(EXAMPLES / "experiment.toml")
 
     assert [s.name for s in sites.sites] == ["st_olav", "haukeland", "ullevaal"]
-    assert exp.execution_budget == 2 * exp.rounds + exp.spare_executions
+    assert exp.execution_budget == exp.rounds + 1 + exp.spare_executions
 
 
 def test_credentials_come_from_the_named_variables() -> None:

@@ -70,7 +70,7 @@ class HangingSite:
     def __init__(self, name: str, release: threading.Event) -> None:
         self.name, self.release = name, release
 
-    def train(self, weights: Weights, round_index: int) -> Reply:
+    def train(self, weights: Weights, round_index: int, evaluate_first: bool = False) -> Reply:
         self.release.wait()
         raise RuntimeError("released")
 
@@ -195,8 +195,11 @@ class NoHistograms:
     def __init__(self, site: InMemorySite) -> None:
         self.site, self.name = site, site.name
 
-    def train(self, weights: Weights, round_index: int) -> Reply:
-        return self.site.train(weights, round_index)
+    def train(self, weights: Weights, round_index: int, evaluate_first: bool = False) -> Reply:
+        reply = self.site.train(weights, round_index, evaluate_first)
+        if reply.evaluation is None:
+            return reply
+        return replace(reply, evaluation=replace(reply.evaluation, histograms=None))
 
     def evaluate(self, weights: Weights, round_index: int) -> Reply:
         return replace(self.site.evaluate(weights, round_index), histograms=None)
@@ -210,3 +213,37 @@ def test_a_task_without_histograms_trains_and_reports_the_site_mean_auc(tmp_path
     assert final["auc_pooled"] == 0.0 and "auc_bin_error" not in final
     assert final["auc"] == final["auc_site_mean"]
     assert read_rows(tmp_path)[-1]["auc_pooled"] == "0.0"
+
+
+class Counting:
+    """An in-memory site that records every call it receives."""
+
+    def __init__(self, site: InMemorySite) -> None:
+        self.site, self.name, self.calls = site, site.name, list[str]()
+
+    def train(self, weights: Weights, round_index: int, evaluate_first: bool = False) -> Reply:
+        self.calls.append(f"{'evaluate+' if evaluate_first else ''}train {round_index}")
+        return self.site.train(weights, round_index, evaluate_first)
+
+    def evaluate(self, weights: Weights, round_index: int) -> Reply:
+        self.calls.append(f"evaluate {round_index}")
+        return self.site.evaluate(weights, round_index)
+
+
+def test_each_round_is_one_call_per_site_that_first_evaluates_the_previous_model(
+    tmp_path: Path,
+) -> None:
+    exp = experiment()
+    sites = [Counting(site) for site in make_sites(exp)]
+
+    summary = run(sites, exp, tmp_path)
+
+    expected = ["train 1", "evaluate+train 2", "evaluate+train 3", "evaluate 3"]
+    assert all(site.calls == expected for site in sites)
+    evaluations = [(r["round"], r["site"]) for r in read_rows(tmp_path) if r["phase"] == "evaluate"]
+    for round_index in ("1", "2", "3"):  # every round's model is scored at every site
+        scored = {name for r, name in evaluations if r == round_index}
+        assert scored == {"global", *(site.name for site in sites)}
+    per_round = json.loads((tmp_path / "summary.json").read_text())["per_round"]
+    assert all(r["round"] == i for i, r in enumerate(per_round, start=1))
+    assert summary["final_global_metrics"]["accuracy"] > 0.6

@@ -63,7 +63,7 @@ class RefusingSite:
     def __init__(self, inner: InMemorySite, code: CallFailure) -> None:
         self.name, self.inner, self.code, self.calls = inner.name, inner, code, 0
 
-    def train(self, weights: Weights, round_index: int) -> Reply:
+    def train(self, weights: Weights, round_index: int, evaluate_first: bool = False) -> Reply:
         self.calls += 1
         raise SiteCallError(self.name, "the admin said so", self.code)
 

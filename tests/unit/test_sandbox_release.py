@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from datasite.sandbox.release import check_release, declared_in, policy_schema
-from fedcommon.task_schema import SCHEMA_ARGUMENT, OutputSchema
+from fedcommon.task_schema import EVALUATE_THEN_TRAIN, SCHEMA_ARGUMENT, OutputSchema
 from researcher.config import ExperimentConfig, ModelConfig
-from researcher.task import load_task
+from researcher.task import load_task, site_function
 
 RNG = np.random.default_rng(3)
 PRIVATE = {
@@ -82,6 +82,49 @@ def test_changed_evaluation_replies_are_refused(
     replies: dict[str, Any], change: dict[str, Any], rule: str
 ) -> None:
     reply = {**replies["evaluate"], **change}
+
+    refusal = check_release(reply, declared_in(arguments(replies)), arguments(replies), PRIVATE)
+
+    assert refusal is not None and refusal.rule == rule, refusal
+
+
+@pytest.fixture(scope="module")
+def fused(replies: dict[str, Any]) -> dict[str, Any]:
+    """What the real site function (the researcher's wrapper) returns for a fused call."""
+    model = ModelConfig(width=4, depth=2, image_size=32)
+    config = ExperimentConfig(name="t", dataset="d", local_epochs=1, model=model).site_config()
+    function = site_function(load_task(""), "fl_t", list(PRIVATE))
+    reply: dict[str, Any] = function(
+        **PRIVATE, weights=replies["train"]["weights"], task=EVALUATE_THEN_TRAIN,
+        round_index=2, config=config, output_schema=None,
+    )  # fmt: skip
+    return reply
+
+
+def test_a_fused_call_returns_the_evaluation_with_the_training_and_is_released(
+    replies: dict[str, Any], fused: dict[str, Any]
+) -> None:
+    declared = declared_in(arguments(replies))
+
+    assert (fused["n_samples"], fused["eval_n_samples"]) == (40, 24)
+    assert set(fused["eval_metrics"]) == set(replies["evaluate"]["metrics"])
+    assert fused["score_histograms"].sum(axis=(1, 2)).tolist() == [24.0, 24.0]
+    assert check_release(fused, declared, arguments(replies), PRIVATE) is None
+
+
+@pytest.mark.parametrize(
+    ("change", "rule"),
+    [
+        pytest.param({"eval_n_samples": 10**6}, "implausible_count", id="eval-count-above-rows"),
+        pytest.param({"eval_metrics": {"pixel": 3.0}}, "schema_mismatch", id="undeclared-metric"),
+        pytest.param({"eval_n_samples": 40}, "implausible_count", id="histograms-not-counting"),
+        pytest.param({"eval_n_samples": "24"}, "not_a_number", id="count-not-an-int"),
+    ],
+)
+def test_changed_fused_replies_are_refused(
+    replies: dict[str, Any], fused: dict[str, Any], change: dict[str, Any], rule: str
+) -> None:
+    reply = {**fused, **change}
 
     refusal = check_release(reply, declared_in(arguments(replies)), arguments(replies), PRIVATE)
 

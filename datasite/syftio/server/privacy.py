@@ -25,6 +25,7 @@ from datasite.privacy import Ledger
 from datasite.review.facts import BindingKind
 from datasite.syftio.server import requests as rr
 from fedcommon.privacy import CONFIG_KEY, PrivacyError, PrivacyPlan, check_plan
+from fedcommon.task_schema import NON_TRAINING_STEPS
 
 log = logging.getLogger(__name__)
 IMAGES = "images"
@@ -129,8 +130,8 @@ class Guard:
 
     def executing(self, context: Any, code: Any, kwargs: dict[str, Any]) -> None:
         found = bound(self.worker, code)
-        if found.dataset is None or _task_value(self.worker, kwargs) not in ("train", None):
-            return
+        if found.dataset is None or _task_value(self.worker, kwargs) in NON_TRAINING_STEPS:
+            return  # init and evaluate never train; anything else (a fused call) is charged
         request_id = _request_id(self.worker, code)
         actor = rr.email_for(self.worker, getattr(context, "credentials", None))
         details = {"request_id": request_id, "function": code.service_func_name,
