@@ -113,7 +113,7 @@ def test_code_failing_on_mock_is_not_submitted(federation: Federation) -> None:
 
 
 def test_train_resume_and_execution_bound(federation: Federation, tmp_path: Path) -> None:
-    exp = experiment("blobs")
+    exp = experiment("blobs", spare_executions=1)  # as the file below says
     exp_file = tmp_path / "exp.toml"
     exp_file.write_text(
         f'name = "blobs"\ndataset = "toy-xray"\nrounds = 3\nlr = 0.01\nbatch_size = 16\n'

@@ -136,7 +136,8 @@ def test_training_stops_when_the_requests_share_is_spent(world: World, tmp_path:
     site = world.site_handle(fed, exp)
 
     first = site.train({}, 1)
-    second = site.train(first.weights or {}, 2)
+    second = site.train(first.weights or {}, 2, evaluate_first=True)  # a fused call is charged
+    assert second.evaluation is not None and second.evaluation.n_samples > 0
     with pytest.raises(SiteCallError, match=r"privacy budget \(used up\).*spent its privacy "
                        r"share.*remaining epsilon") as refused:  # fmt: skip
         site.train(second.weights or {}, 3)
