@@ -97,8 +97,8 @@ class Coordinator:
         self.progress.start(exp.rounds, list(self.sites), state.completed_rounds + 1)
         for round_index in range(state.completed_rounds + 1, exp.rounds + 1):
             self._timed(state, lambda r=round_index: self._round(state, r))  # type: ignore[misc]
-        if state.rounds and not state.rounds[-1]["global"]:  # the final model (or a resumed
-            self._timed(state, lambda: self._final_evaluation(state))  # run's) is evaluated
+        if state.rounds and not _evaluated(state.rounds[-1]):  # the final model (or that of
+            self._timed(state, lambda: self._final_evaluation(state))  # a resumed run)
         outputs.write_all(self.out, state, exp.model_dump(), exp.rounds)
         return outputs.summary(state, exp.model_dump(), exp.rounds)
 
@@ -113,7 +113,7 @@ class Coordinator:
         """One call per site: evaluate the previous round's model there (when it has not been
         evaluated yet), then train on it; aggregate what came back."""
         started = time.perf_counter()
-        previous = state.rounds[-1] if state.rounds and not state.rounds[-1]["global"] else None
+        previous = state.rounds[-1] if state.rounds and not _evaluated(state.rounds[-1]) else None
         trained = self._phase(state, round_index, "train", evaluate_first=previous is not None)
         if previous is not None:
             scored = {n: r.evaluation for n, r in trained.items() if r.evaluation is not None}
@@ -167,7 +167,7 @@ class Coordinator:
         if "epsilon" in record:  # DP: the guarantee is per site; the global row shows the largest
             global_metrics = {**global_metrics, "epsilon": record["epsilon"]}
         state.rows.append(_row(record["round"], "global", "evaluate", "ok", "", global_metrics))
-        record["global"] = global_metrics
+        record["global"], record["evaluated"] = global_metrics, True
         self.progress.round_done(record["round"], record)
 
     def _record_evaluations(
@@ -248,6 +248,11 @@ class Coordinator:
             return "still busy with a call that missed its deadline"
         self.busy.pop(name, None)
         return ""
+
+
+def _evaluated(record: dict[str, Any]) -> bool:
+    """Whether a round's model has been scored (checkpoints of older runs: by its metrics)."""
+    return bool(record.get("evaluated") or record["global"])
 
 
 def _slowest(replies: dict[str, Reply]) -> float:

@@ -68,8 +68,9 @@ def write_all(out: Path, state: RunState, experiment: dict[str, Any], planned: i
     text = json.dumps(summary(state, experiment, planned), indent=2, default=str)
     (out / "summary.json").write_text(text)
     torch.save(to_state_dict(state.weights), out / "global_model.pt")
+    last = state.rounds[-1] if state.rounds else {}
     finished = state.completed_rounds >= planned and bool(
-        state.rounds and state.rounds[-1]["global"]
+        last.get("evaluated") or last.get("global")
     )
     if state.rounds and _plot_due(out, len(state.rows), finished):
         plot_metrics(out / "metrics.png", state.rows)
