@@ -34,9 +34,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--n", type=int, default=400, help="DICOM files per hospital")
-    # 32 px, 10 rounds x 2 local epochs, lr 4e-3 (cosine): FedAvg beat each hospital alone on
-    # AUC (0.854 / 0.859 / 0.853 vs 0.692 / 0.800 / 0.789, pooled 0.853) where 64 px and 5
-    # rounds did not (benchmarks/demo_quality.py); a 32 px round costs a quarter of a 64 px one.
+    # 32 px, 10 rounds x 2 local epochs, lr 4e-3 (cosine): in memory (benchmarks/demo_quality.py)
+    # FedAvg beat each hospital alone on AUC (0.854 / 0.859 / 0.853 vs 0.705 / 0.843 / 0.751 for
+    # the one-call baseline, pooled 0.853) where 64 px and 5 rounds did not; a 32 px round costs
+    # a quarter of a 64 px one.
     parser.add_argument("--size", type=int, default=32, help="training image size")
     parser.add_argument("--rounds", type=int, default=10, help="federated rounds")
     parser.add_argument(
