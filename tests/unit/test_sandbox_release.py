@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from datasite.sandbox.release import check_release, declared_in, policy_schema
+from datasite.sandbox.release import SchemaError, check_release, declared_in, policy_schema
 from fedcommon.task_schema import EVALUATE_THEN_TRAIN, SCHEMA_ARGUMENT, OutputSchema
 from researcher.config import ExperimentConfig, ModelConfig
 from researcher.task import load_task, site_function
@@ -150,3 +150,20 @@ def test_the_declared_budget_covers_weights_metrics_and_histograms(
     schema = policy_schema(replies["schema"])
     weights = sum(a.nbytes for a in replies["init"]["weights"].values())
     assert weights < schema.byte_budget < weights + 128 * 1024
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param({"weights": 3, "max_bytes": 10}, id="weights-not-a-table"),
+        pytest.param({"weights": {}, "max_bytes": -1}, id="negative-budget"),
+        pytest.param({"weights": {}, "max_bytes": 10, "anything": 1}, id="unknown-field"),
+        pytest.param("all of it", id="not-a-schema"),
+    ],
+)
+def test_a_malformed_declared_schema_is_an_error_not_no_schema(value: Any) -> None:
+    """A request whose ``output_schema`` constant does not parse must not fall back to the
+    no-schema rule: the site refuses its calls (schema_mismatch) and the admin sees why."""
+    with pytest.raises(SchemaError, match=r"invalid output_schema: \d+ problems"):
+        declared_in({SCHEMA_ARGUMENT: value})
+    assert declared_in({}) is None  # no constant at all: the no-schema rule
