@@ -123,16 +123,43 @@ def _click_menu(driver: Any, menu: str, item: str) -> None:
     _wait(lambda: driver.find_elements(By.XPATH, entry), 30, f"menu item {item}")[0].click()
 
 
+def _accept_dialogs(driver: Any) -> None:
+    """Accept any modal JupyterLab opened (on a loaded machine "Run All Cells" can come before
+    the session has its kernel, and JupyterLab then asks which kernel to start)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+
+    accept = "//dialog[contains(@class,'jp-Dialog')]//button[contains(@class,'jp-mod-accept')]"
+    for button in driver.find_elements(By.XPATH, accept):
+        try:
+            print(f"accepting a JupyterLab dialog: {button.text!r}")
+            button.click()
+        except WebDriverException:
+            pass  # it closed by itself meanwhile
+
+
 def _run_all_cells(driver: Any) -> None:
     """Run > Run All Cells, again if no cell started: the execution indicator can read idle
-    before the kernel's connection is ready, and a loaded machine then drops the first run."""
+    before the kernel's connection is ready, and a loaded machine then drops the first run
+    or asks for a kernel first (a dialog, accepted here)."""
+    from selenium.common.exceptions import ElementClickInterceptedException
     from selenium.webdriver.common.by import By
 
     started = "//div[contains(@class,'jp-InputPrompt') and (contains(.,'*') or contains(.,'1'))]"
+
+    def cell_started() -> list[Any]:
+        _accept_dialogs(driver)
+        found: list[Any] = driver.find_elements(By.XPATH, started)
+        return found
+
     for _attempt in range(4):
-        _click_menu(driver, "Run", "Run All Cells")
+        _accept_dialogs(driver)
         try:
-            _wait(lambda: driver.find_elements(By.XPATH, started), 30, "a cell started")
+            _click_menu(driver, "Run", "Run All Cells")
+        except ElementClickInterceptedException:
+            continue  # a dialog came up first: accepted at the top of the next try
+        try:
+            _wait(cell_started, 30, "a cell started")
             return
         except AssertionError:
             continue
