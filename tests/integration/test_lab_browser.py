@@ -124,8 +124,8 @@ def _click_menu(driver: Any, menu: str, item: str) -> None:
 
 
 def _accept_dialogs(driver: Any) -> None:
-    """Accept any modal JupyterLab opened (on a loaded machine "Run All Cells" can come before
-    the session has its kernel, and JupyterLab then asks which kernel to start)."""
+    """Accept any modal JupyterLab opened (in a full run under load one intercepted the click
+    on the Run menu; which one was not captured, so its button's text is printed)."""
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.common.by import By
 
@@ -141,7 +141,7 @@ def _accept_dialogs(driver: Any) -> None:
 def _run_all_cells(driver: Any) -> None:
     """Run > Run All Cells, again if no cell started: the execution indicator can read idle
     before the kernel's connection is ready, and a loaded machine then drops the first run
-    or asks for a kernel first (a dialog, accepted here)."""
+    or opens a dialog first (accepted here)."""
     from selenium.common.exceptions import ElementClickInterceptedException
     from selenium.webdriver.common.by import By
 
