@@ -112,25 +112,22 @@ def reply_problems(reply: Any, step: str, allow_nan: bool = True) -> list[str]:
     coordinator skips NaN when it averages metrics."""
     if not isinstance(reply, Mapping):
         return [f"the task returned a {type(reply).__name__}, not a dict"]
-    found: list[str] = []
-    n_samples = reply.get("n_samples")
-    if not isinstance(n_samples, int | np.integer) or isinstance(n_samples, bool):
-        found.append(f"'n_samples' must be an int, got {type(n_samples).__name__}")
-    elif n_samples < 0:
-        found.append(f"'n_samples' is negative ({n_samples})")
+    found = _count_problems(ReplyKey.N_SAMPLES, reply.get(ReplyKey.N_SAMPLES))
     found += _metric_problems(reply.get("metrics", {}), allow_nan)
     if ReplyKey.EVAL_N_SAMPLES in reply or ReplyKey.EVAL_METRICS in reply:  # a fused call
-        evaluated = reply.get(ReplyKey.EVAL_N_SAMPLES)
-        if not isinstance(evaluated, int | np.integer) or isinstance(evaluated, bool):
-            found.append(f"'eval_n_samples' must be an int, got {type(evaluated).__name__}")
-        elif evaluated < 0:
-            found.append(f"'eval_n_samples' is negative ({evaluated})")
+        found += _count_problems(ReplyKey.EVAL_N_SAMPLES, reply.get(ReplyKey.EVAL_N_SAMPLES))
         found += _metric_problems(reply.get(ReplyKey.EVAL_METRICS, {}), allow_nan)
     if step in (TaskStep.INIT, TaskStep.TRAIN):
         found += weight_problems(reply.get("weights"))
     if ReplyKey.HISTOGRAMS in reply:
         found += histogram_problems(reply[ReplyKey.HISTOGRAMS])
     return found
+
+
+def _count_problems(key: str, count: Any) -> list[str]:
+    if not isinstance(count, int | np.integer) or isinstance(count, bool):
+        return [f"'{key}' must be an int, got {type(count).__name__}"]
+    return [f"'{key}' is negative ({count})"] if count < 0 else []
 
 
 def histogram_problems(histograms: Any) -> list[str]:

@@ -116,3 +116,10 @@ def start_or_resume(out: Path, fingerprint: str, initial: Weights) -> RunState:
     """Resume from ``out`` when it holds this experiment's checkpoint, else start fresh."""
     state = load(out, fingerprint)
     return state if state is not None else RunState(fingerprint, 0, initial)
+
+
+def unscored_round(state: RunState) -> dict[str, Any] | None:
+    """The last round's record while its model has not been evaluated yet, else None
+    (checkpoints of older runs say so by their global metrics)."""
+    last = state.rounds[-1] if state.rounds else None
+    return last if last is not None and not (last.get("evaluated") or last["global"]) else None

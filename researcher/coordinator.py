@@ -97,8 +97,8 @@ class Coordinator:
         self.progress.start(exp.rounds, list(self.sites), state.completed_rounds + 1)
         for round_index in range(state.completed_rounds + 1, exp.rounds + 1):
             self._timed(state, lambda r=round_index: self._round(state, r))  # type: ignore[misc]
-        if state.rounds and not _evaluated(state.rounds[-1]):  # the final model (or that of
-            self._timed(state, lambda: self._final_evaluation(state))  # a resumed run)
+        if checkpoint.unscored_round(state) is not None:  # the final model (or a resumed run's)
+            self._timed(state, lambda: self._final_evaluation(state))
         outputs.write_all(self.out, state, exp.model_dump(), exp.rounds)
         return outputs.summary(state, exp.model_dump(), exp.rounds)
 
@@ -113,7 +113,7 @@ class Coordinator:
         """One call per site: evaluate the previous round's model there (when it has not been
         evaluated yet), then train on it; aggregate what came back."""
         started = time.perf_counter()
-        previous = state.rounds[-1] if state.rounds and not _evaluated(state.rounds[-1]) else None
+        previous = checkpoint.unscored_round(state)
         trained = self._phase(state, round_index, "train", evaluate_first=previous is not None)
         if previous is not None:
             scored = {n: r.evaluation for n, r in trained.items() if r.evaluation is not None}
@@ -248,11 +248,6 @@ class Coordinator:
             return "still busy with a call that missed its deadline"
         self.busy.pop(name, None)
         return ""
-
-
-def _evaluated(record: dict[str, Any]) -> bool:
-    """Whether a round's model has been scored (checkpoints of older runs: by its metrics)."""
-    return bool(record.get("evaluated") or record["global"])
 
 
 def _slowest(replies: dict[str, Reply]) -> float:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from fedcommon.weights import to_state_dict
-from researcher.checkpoint import RunState
+from researcher.checkpoint import RunState, unscored_round
 
 ROW_FIELDS = (
     "round",
@@ -68,10 +68,7 @@ def write_all(out: Path, state: RunState, experiment: dict[str, Any], planned: i
     text = json.dumps(summary(state, experiment, planned), indent=2, default=str)
     (out / "summary.json").write_text(text)
     torch.save(to_state_dict(state.weights), out / "global_model.pt")
-    last = state.rounds[-1] if state.rounds else {}
-    finished = state.completed_rounds >= planned and bool(
-        last.get("evaluated") or last.get("global")
-    )
+    finished = state.completed_rounds >= planned and unscored_round(state) is None
     if state.rounds and _plot_due(out, len(state.rows), finished):
         plot_metrics(out / "metrics.png", state.rows)
         plot_timing(out / "round_time.png", state.rounds)

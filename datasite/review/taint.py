@@ -14,6 +14,7 @@ the admin a look, a miss costs patient data.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -132,18 +133,19 @@ def _is_print(node: ast.AST) -> bool:
 _MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("taint_memo", default=None)
 
 
-def _memo() -> dict[Any, Any]:
+def _cached(key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """``make()``, once per key within one analysis (outside one: every time)."""
     memo = _MEMO.get()
-    return memo if memo is not None else {}
+    if memo is None:
+        return make()
+    if key not in memo:
+        memo[key] = make()
+    return memo[key]
 
 
 def _own_nodes(fn: ast.FunctionDef) -> list[ast.AST]:
     """Every node of ``fn`` except the bodies of functions and classes defined inside it."""
-    memo = _memo()
-    key = ("nodes", fn)
-    if key not in memo:
-        memo[key] = _collect_own_nodes(fn)
-    nodes: list[ast.AST] = memo[key]
+    nodes: list[ast.AST] = _cached(("nodes", fn), lambda: _collect_own_nodes(fn))
     return nodes
 
 
@@ -183,11 +185,8 @@ def _spread(fn: ast.FunctionDef, tainted: set[str], helpers: dict[str, Summary])
 
 
 def _summary(inner: ast.FunctionDef, outer: set[str], helpers: dict[str, Summary]) -> Summary:
-    memo = _memo()
     key = ("summary", inner, frozenset(outer), frozenset(helpers.items()))
-    if key not in memo:
-        memo[key] = _summarise(inner, outer, helpers)
-    found: Summary = memo[key]
+    found: Summary = _cached(key, lambda: _summarise(inner, outer, helpers))
     return found
 
 
