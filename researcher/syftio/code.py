@@ -177,6 +177,21 @@ def classify(err: BaseException, budget: int) -> tuple[CallFailure, str]:
     return CallFailure.OTHER, text
 
 
+def result_of(pointer: Any) -> Any:
+    """The value a call returned: carried in its reply where the site sends it along (its
+    ``result_inline`` patch), else fetched with ``.get()`` (a result too big to inline, an
+    error, a site without the patch)."""
+    from syft.service.action.action_data_empty import ActionDataEmpty
+    from syft.service.action.action_object import ActionObject
+    from syft.types.result import Err
+
+    if not isinstance(pointer, ActionObject):
+        return pointer
+    data = pointer.syft_action_data_cache
+    error = issubclass(pointer.syft_action_data_type or type(None), Err)
+    return pointer.get() if error or isinstance(data, ActionDataEmpty) else data
+
+
 def call(
     client: Any,
     site: str,
@@ -192,7 +207,7 @@ def call(
     try:
         with quiet():
             pointer = getattr(client.code, name)(**assets, **kwargs)
-            return pointer.get() if hasattr(pointer, "get") else pointer
+            return result_of(pointer)
     except (SyftException, AttributeError) as err:
         if isinstance(err, AttributeError):
             reason = "not submitted here (run researcher submit)"

@@ -67,6 +67,7 @@ def test_stored_data_reprs_are_summarized() -> None:
     try:
         after = rendered_chars()
         small = repr(np.arange(3, dtype=np.float32))
+        bias = repr(np.zeros(16, dtype=np.float32))
         large = str(np.zeros((320, 1, 32, 32), dtype=np.float32))
     finally:
         np.set_string_function(None, repr=True)  # numpy's own again
@@ -75,4 +76,5 @@ def test_stored_data_reprs_are_summarized() -> None:
     assert before > 5000  # 900 numbers in full
     assert after < 300
     assert small == "array([0., 1., 2.], dtype=float32)"  # small arrays keep numpy's text
+    assert bias == "array(shape=(16,), dtype=float32)"  # a layer's bias is not printed
     assert large == "array(shape=(320, 1, 32, 32), dtype=float32)"

@@ -1,0 +1,92 @@
+"""Two costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
+
+**The result came back empty.** ``UserCodeService._call`` returns a researcher's result as an
+empty pointer (``result.as_empty()``) unless ``context.extra_kwargs`` says the caller may read
+it, which nothing sets for a researcher; the client then fetches the very object it may read
+with a second request (``action.get`` plus ``action.has_storage_permission``): one more HTTP
+round trip, signature and deserialization each way. ``return_readable_results`` answers that
+``action.get`` within the call: the same service read with the caller's own credentials, so
+syft's READ check decides, and a caller without the permission still gets the empty pointer.
+Nothing leaves that the caller could not ``.get()`` a moment later; the egress policy ran
+before the result was stored.
+
+**Each bound object was read three times.** ``ActionService._user_code_execute`` reads every
+argument from the action store in ``flatten_action_arg``, again in the input policy's
+``is_valid`` and again in its ``filter_kwargs``: each read deserializes the stored object
+(an asset's twin) and each new object reloads its blob. ``read_each_object_once`` keeps the
+objects read with the server's own key during one execution and hands the same object back;
+nothing outside that execution (another request, the pruning thread) sees the memo.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from collections.abc import Callable
+from typing import Any
+
+_reads: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "reads", default=None
+)
+
+
+def return_readable_results() -> None:
+    from syft.service.action.action_data_empty import ActionDataEmpty
+    from syft.service.action.action_object import ActionObject, TwinMode
+    from syft.service.code.user_code_service import UserCodeService
+    from syft.types.result import Ok
+
+    original: Callable[..., Any] = UserCodeService._call
+    if getattr(original, "returns_readable_results", False):
+        return
+
+    @functools.wraps(original)
+    def _call(self: Any, context: Any, *args: Any, **kwargs: Any) -> Any:
+        outcome = original(self, context, *args, **kwargs)
+        value = outcome.ok() if outcome.is_ok() else None
+        if not isinstance(value, ActionObject) or not isinstance(
+            value.syft_action_data_cache, ActionDataEmpty
+        ):
+            return outcome
+        # What the caller's own action.get would return, read with the caller's credentials
+        # (syft checks READ permission); without it the empty pointer stands.
+        readable = context.server.services.action._get(context, value.id, TwinMode.PRIVATE)
+        return Ok(readable.ok()) if readable.is_ok() else outcome
+
+    _call.returns_readable_results = True  # type: ignore[attr-defined]
+    UserCodeService._call = _call  # type: ignore[method-assign]
+
+
+def read_each_object_once() -> None:
+    from syft.service.action.action_service import ActionService
+    from syft.service.action.action_store import ActionObjectStash
+
+    execute: Callable[..., Any] = ActionService._user_code_execute
+    get: Callable[..., Any] = ActionObjectStash.get
+    if getattr(get, "reads_once", False):
+        return
+
+    @functools.wraps(execute)
+    def user_code_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _reads.set({})
+        try:
+            return execute(self, *args, **kwargs)
+        finally:
+            _reads.reset(token)
+
+    @functools.wraps(get)
+    def stash_get(self: Any, uid: Any, credentials: Any, has_permission: bool = False) -> Any:
+        memo = _reads.get()
+        if memo is None or credentials != self.root_verify_key:
+            return get(self, uid=uid, credentials=credentials, has_permission=has_permission)
+        key = uid.id
+        if key not in memo:
+            found = get(self, uid=uid, credentials=credentials, has_permission=has_permission)
+            if not found.is_ok():
+                return found
+            memo[key] = found
+        return memo[key]
+
+    stash_get.reads_once = True  # type: ignore[attr-defined]
+    ActionService._user_code_execute = user_code_execute  # type: ignore[method-assign]
+    ActionObjectStash.get = stash_get  # type: ignore[method-assign]
