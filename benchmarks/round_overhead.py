@@ -5,6 +5,11 @@ real submit / approve / train path; 1, 2 and 3 sites. The ratio is wall / slowes
 round (1.0 = no platform overhead), averaged over the rounds. ``store_growth_mb_per_round``:
 how much the sites' stores (database + blob files) grew per round of the 3-site run.
 
+The overhead is a roughly fixed cost per call (syft's requests, store reads and writes, the
+sandbox, the egress check, the audit), so the ratio depends on how long a site computes: the
+3-site run is repeated with 4x the training images per site (``..._sites3_large``) to show it
+at a longer round.
+
     .venv/bin/python -m benchmarks.round_overhead
 """
 
@@ -30,13 +35,14 @@ from researcher.toydata import site_split
 ADMIN = AdminCredentials(email="admin@bench.example", password="benchmark-admin-pw-1")
 EMAIL, PASSWORD = "bench@uni.example", "benchmark-researcher-1"
 SIZE, N_TRAIN, N_VAL, ROUNDS = 64, 256, 64, 3
+LARGE = 4  # the last run's training images per site: LARGE * N_TRAIN
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
-def experiment(n_sites: int) -> ExperimentConfig:
+def experiment(n_sites: int, dataset: str = "bench") -> ExperimentConfig:
     model = ModelConfig(width=16, depth=3, image_size=SIZE)
     return ExperimentConfig(
-        name=f"overhead_{n_sites}", dataset="bench", model=model, rounds=ROUNDS,
+        name=f"overhead_{n_sites}_{dataset}", dataset=dataset, model=model, rounds=ROUNDS,
         local_epochs=2, lr=0.003, batch_size=32, min_sites=n_sites, spare_executions=0,
         fedbn=False,  # plain FedAvg, as Flower's side of benchmarks.vs_flower runs
     )  # fmt: skip
@@ -45,8 +51,10 @@ def experiment(n_sites: int) -> ExperimentConfig:
 def prepare(site: SiteProcess, index: int) -> None:
     admin = admin_login(site.url, ADMIN)
     add_user(admin, EMAIL, "Bench", PASSWORD, Role.RESEARCHER)
-    private, mock = site_split(N_TRAIN, N_VAL, SIZE, index), site_split(16, 8, SIZE, 50 + index)
-    upload_dataset(admin, "bench", "generated", {k: (private[k], mock[k]) for k in private})
+    mock = site_split(16, 8, SIZE, 50 + index)
+    for name, n_train in (("bench", N_TRAIN), ("bench_large", LARGE * N_TRAIN)):
+        private = site_split(n_train, N_VAL, SIZE, index)
+        upload_dataset(admin, name, "generated", {k: (private[k], mock[k]) for k in private})
 
 
 def settled_store_bytes(sites: list[SiteProcess], wait_s: float = 30.0) -> int:
@@ -61,12 +69,12 @@ def settled_store_bytes(sites: list[SiteProcess], wait_s: float = 30.0) -> int:
     return last
 
 
-def measure(sites: list[SiteProcess], out: Path) -> dict[str, float]:
+def measure(sites: list[SiteProcess], out: Path, dataset: str = "bench") -> dict[str, float]:
     config = SitesConfig(sites=tuple(
         SiteConfig(name=s.name, url=s.url, email_env="B_EMAIL", password_env="B_PW") for s in sites
     ))  # fmt: skip
     fed = api.connect(config, {"B_EMAIL": EMAIL, "B_PW": PASSWORD})
-    exp = experiment(len(sites))
+    exp = experiment(len(sites), dataset)
     api.submit(fed, exp)
     for site in sites:
         for request in admin_login(site.url, ADMIN).requests:
@@ -106,6 +114,11 @@ def main() -> None:
             print(f"round_overhead_ratio={result['ratio']:.2f}")
             print(f"store_growth_mb_per_round={result['store_mb']:.2f} "
                   f"(all {len(sites)} sites' stores, database + blobs)")  # fmt: skip
+            large = measure(sites, Path(root) / "large", "bench_large")
+            print(f"note=3 sites, {LARGE * N_TRAIN} training images per site")
+            print(f"slowest_site_compute_s_sites3_large={large['compute']:.2f}")
+            print(f"round_overhead_ratio_sites3_large={large['ratio']:.2f}")
+            print(f"round_overhead_s_sites3_large={large['wall'] - large['compute']:.2f}")
         finally:
             for site in sites:
                 site.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import hashlib
 import re
 import textwrap
@@ -49,8 +50,10 @@ def parse(code: str) -> ast.Module:
         ) from None
 
 
+@functools.lru_cache(maxsize=64)
 def normalized_hash(code: str) -> str:
-    """Same code -> same hash; whitespace/comments do not matter, semantics do."""
+    """Same code -> same hash; whitespace/comments do not matter, semantics do. Memoized: the
+    audit hashes the same approved code at every call (12 ms of parsing each)."""
     dump = ast.dump(parse(code), annotate_fields=True, include_attributes=False)
     return hashlib.sha256(dump.encode()).hexdigest()
 
