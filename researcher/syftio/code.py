@@ -17,6 +17,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from fedcommon.arrays import brief_arrays
 from fedcommon.privacy import PrivacyPlan
 from fedcommon.task_schema import SCHEMA_ARGUMENT, OutputSchema
 from fedcommon.transport import quiet, syft_message
@@ -205,7 +206,7 @@ def call(
 
     name = function_name(experiment, site_task)
     try:
-        with quiet():
+        with quiet(), brief_arrays():  # syft renders each argument's and reply's text
             pointer = getattr(client.code, name)(**assets, **kwargs)
             return result_of(pointer)
     except (SyftException, AttributeError) as err:

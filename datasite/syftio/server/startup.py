@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
 DEFERRED = ("torch",)
 LAZY = ("itables",)
-ARRAY_REPR_THRESHOLD = 8
 
 
 class _OnDemand(types.ModuleType):
@@ -69,7 +68,7 @@ def import_syft() -> Any:
 
 
 def cheap_array_reprs() -> None:
-    """Arrays of more than ``ARRAY_REPR_THRESHOLD`` elements print as their shape and dtype.
+    """Arrays of more than ``fedcommon.arrays.SMALL`` elements print as shape and dtype.
 
     syft 0.9.5 renders ``repr`` and ``str`` of an object's data every time an ActionObject is
     validated (``ActionObject.__check_action_data``: each asset load, uploaded argument and
@@ -81,15 +80,9 @@ def cheap_array_reprs() -> None:
     were still printed in full: 77 of 445 py-spy samples of a site's CPU in a round
     (benchmarks.round_overhead). Arrays of at most 8 elements keep numpy's own text.
     """
-    import numpy as np
+    from fedcommon.arrays import use_brief_text
 
-    def text(array: Any, render: Any) -> str:
-        if array.size <= ARRAY_REPR_THRESHOLD:
-            return str(render(array))
-        return f"array(shape={array.shape}, dtype={array.dtype})"
-
-    np.set_string_function(lambda a: text(a, np.array_repr), repr=True)
-    np.set_string_function(lambda a: text(a, np.array_str), repr=False)
+    use_brief_text()
 
 
 def deferred_pending() -> bool:
