@@ -15,14 +15,14 @@ import pytest
 
 from datasite.syftio.client import admin_login, login, upload_dataset
 from lab.process import SiteProcess
-from researcher.syftio.code import result_of
+from researcher.syftio.code import result_of, uploaded
 from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, add_user
 
 pytestmark = pytest.mark.integration
 
 
 def approved_sum(site: SiteProcess) -> tuple[Any, Any]:
-    """A researcher's approved ``total(data)`` on ``site``: (their client, the asset)."""
+    """A researcher's approved ``total(data, weights)`` on ``site``: (their client, the asset)."""
     import syft as sy
 
     add_user(site.url, "ada@uni.example", "researcher")
@@ -31,9 +31,12 @@ def approved_sum(site: SiteProcess) -> tuple[Any, Any]:
     ds = login(site.url, "ada@uni.example", RESEARCHER_PASSWORD)
     asset = ds.datasets["d"].assets["x"]
 
-    @sy.syft_function_single_use(data=asset)
-    def total(data):  # type: ignore[no-untyped-def]
-        return {"n_samples": int(data.size), "sum": float(data.sum())}
+    @sy.syft_function(
+        input_policy=sy.MixedInputPolicy(client=ds, data=asset, weights=dict),
+        output_policy=sy.SingleExecutionExactOutput(),
+    )
+    def total(data, weights):  # type: ignore[no-untyped-def]
+        return {"n_samples": int(data.size), "sum": float(data.sum() + weights["w"].sum())}
 
     ds.code.request_code_execution(total)
     for request in admin_login(site.url, ADMIN).requests:
@@ -48,12 +51,16 @@ def test_a_call_returns_its_result_without_a_second_request(sites: SiteFactory) 
     plain = sites.make("plain", extra_env={"DATASITE_UNSAFE_SKIP_FIXES": "result_inline"})
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(lambda site: site.start(), (patched, plain)))
+    weights = {"w": np.ones(600_000, dtype=np.float32)}  # 2.4 MB: goes to the blob store
     pointers = {}
     for site in (patched, plain):
         ds, asset = approved_sum(site)
-        pointers[site.name] = ds.code.total(data=asset)
+        if site is patched:  # the researcher's own upload path (researcher.syftio.code)
+            pointers[site.name] = ds.code.total(data=asset, **uploaded(ds, {"weights": weights}))
+        else:  # syft's
+            pointers[site.name] = ds.code.total(data=asset, weights=weights)
 
-    expected = {"n_samples": 12, "sum": 66.0}
+    expected = {"n_samples": 12, "sum": 600_066.0}
     assert pointers["inline"].syft_action_data_cache == expected  # carried in the reply
     assert isinstance(pointers["plain"].syft_action_data_cache, ActionDataEmpty)  # syft 0.9.5
     assert result_of(pointers["inline"]) == result_of(pointers["plain"]) == expected
