@@ -207,8 +207,8 @@ def uploaded(client: Any, values: Mapping[str, Any]) -> dict[str, Any]:
 
 def result_of(pointer: Any) -> Any:
     """The value a call returned: carried in its reply where the site sends it along (its
-    ``result_inline`` patch), else fetched with ``.get()`` (a result too big to inline, an
-    error, a site without the patch)."""
+    ``result_inline`` patch), else fetched with ``.get()`` (an error, a reply without the
+    data, a site without the patch)."""
     from syft.service.action.action_data_empty import ActionDataEmpty
     from syft.service.action.action_object import ActionObject
     from syft.types.result import Err
