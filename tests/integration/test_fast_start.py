@@ -51,6 +51,7 @@ def test_stored_data_reprs_are_summarized() -> None:
     import re
 
     from datasite.syftio.server import startup
+    from fedcommon.arrays import use_numpy_text
 
     startup.import_syft()
     from syft.service.action.action_object import ActionObject
@@ -70,8 +71,7 @@ def test_stored_data_reprs_are_summarized() -> None:
         bias = repr(np.zeros(16, dtype=np.float32))
         large = str(np.zeros((320, 1, 32, 32), dtype=np.float32))
     finally:
-        np.set_string_function(None, repr=True)  # numpy's own again
-        np.set_string_function(None, repr=False)
+        use_numpy_text()  # numpy's own again
 
     assert before > 5000  # 900 numbers in full
     assert after < 300
