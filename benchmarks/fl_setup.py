@@ -55,11 +55,26 @@ def experiment(algorithm: str = "fedavg", **overrides: Any) -> ExperimentConfig:
     return ExperimentConfig(name="quality", dataset="synthetic", model=model, **settings)
 
 
+def identity(setting: str, index: int) -> tuple[str, bytes]:
+    """The site name written into the export and the pseudonym key of its ingestion. The
+    "demo" setting uses the demo's own (``demo/steps.py``): the key decides the patient-level
+    train / validation split, so this is what makes the in-memory run train and score on the
+    very splits the demo's datasites hold."""
+    if setting != "demo":
+        return f"{setting}{index}", KEY
+    from demo.steps import HOSPITALS, demo_key
+
+    name = HOSPITALS[index].name
+    return name, bytes.fromhex(demo_key(name))
+
+
 def cached_export(
     setting: str, index: int, shift: str, prevalence: float, seed: int, n: int
 ) -> Path:
     """The site's DICOM export under out/bench-fl/, generated once per configuration."""
-    out = CACHE / f"{setting}-site{index}-{shift}-p{prevalence}-s{seed}-n{n}-r{ROWS}"
+    name, _ = identity(setting, index)
+    tag = f"-{name}" if setting == "demo" else ""  # the demo's exports carry its names
+    out = CACHE / f"{setting}-site{index}-{shift}-p{prevalence}-s{seed}-n{n}-r{ROWS}{tag}"
     labels = out / "labels.csv"
     if labels.exists():
         with labels.open(newline="") as handle:
@@ -69,12 +84,12 @@ def cached_export(
 
     started = time.perf_counter()
     shifted = preset(shift, prevalence=prevalence)
-    generate_site(SynthConfig(out, f"{setting}{index}", n, seed, shifted, rows=ROWS))
+    generate_site(SynthConfig(out, name, n, seed, shifted, rows=ROWS))
     print(f"generated {out} in {time.perf_counter() - started:.1f}s")
     return out
 
 
-def ingest(source: Path) -> Data:
+def ingest(source: Path, key: bytes = KEY) -> Data:
     """Private train / val arrays exactly as a site's ingestion would upload them, cached
     as ``arrays-<size>px.npz`` beside the export (reused on a machine without pydicom)."""
     cached = source / f"arrays-{SIZE}px.npz"
@@ -85,7 +100,7 @@ def ingest(source: Path) -> Data:
     from datasite.ingest.pipeline import IngestOptions, process
 
     options = IngestOptions(size=SIZE, val_fraction=VAL_FRACTION, mock_seed=0)
-    result = process(source, read_labels(source / "labels.csv"), KEY, options)
+    result = process(source, read_labels(source / "labels.csv"), key, options)
     if result.val is None:
         raise RuntimeError(f"{source}: ingestion produced no validation split")
     data = {
@@ -101,7 +116,10 @@ def ingest(source: Path) -> Data:
 def load_setting(setting: str, n: int) -> list[Data]:
     """The three sites' ingested arrays of ``setting`` with ``n`` DICOM files each."""
     sites = SETTINGS[setting]
-    return [ingest(cached_export(setting, i, *site, n=n)) for i, site in enumerate(sites)]
+    return [
+        ingest(cached_export(setting, i, *site, n=n), identity(setting, i)[1])
+        for i, site in enumerate(sites)
+    ]
 
 
 def pooled(parts: list[Data]) -> Data:

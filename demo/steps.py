@@ -100,6 +100,11 @@ def synthesize(out: Path, n: int, env: dict[str, str]) -> None:
     console.print(f"Wrote {n} DICOM files per hospital ({', '.join(h.shift for h in HOSPITALS)})")
 
 
+def demo_key(name: str) -> str:
+    """Demo only: the fixed pseudonym key (hex) of hospital ``name``."""
+    return hashlib.sha256(f"fl-demo-{name}".encode()).hexdigest()
+
+
 def demo_key_file(site: SiteProcess) -> Path:
     """Demo only: a fixed pseudonym key per hospital, so that the patient-level train /
     validation split (and so the closing table) is the same on every run. A hospital's own
@@ -108,7 +113,7 @@ def demo_key_file(site: SiteProcess) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(handle, "w") as out:
-        out.write(hashlib.sha256(f"fl-demo-{site.name}".encode()).hexdigest() + "\n")
+        out.write(demo_key(site.name) + "\n")
     return path
 
 
