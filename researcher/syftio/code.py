@@ -178,13 +178,30 @@ def classify(err: BaseException, budget: int) -> tuple[CallFailure, str]:
     return CallFailure.OTHER, text
 
 
-def uploaded(client: Any, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The call's own arguments stored at the site, as pointers for the call.
+def takes_inline_arguments(client: Any) -> bool:
+    """Whether the site stores a call's arguments itself (its ``args_inline`` patch, listed
+    at ``/site/health``): then a call is one request, not one per argument plus the call."""
+    import httpx
+
+    url = getattr(getattr(client, "connection", None), "url", None)
+    if url is None:  # an in-process client
+        return False
+    try:
+        response = httpx.get(f"{url.base_url}/site/health", timeout=10.0)
+        response.raise_for_status()
+        return "args_inline" in response.json().get("call_path", [])
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+
+
+def uploaded(client: Any, values: Mapping[str, Any], inline: bool = False) -> dict[str, Any]:
+    """The call's own arguments as objects for the call: stored at the site first, or (with
+    ``inline``, for a site that :func:`takes_inline_arguments`) carried in the call itself.
 
     What syft does inside the call, less one request per argument: before storing each
     argument it asks the server for its metadata (``metadata.get_metadata``) only to compare
     the argument's size with the blob-store threshold; the client has that metadata since
-    login. Large arguments still go to the blob store first.
+    login. Large arguments still go to the blob store first, and are stored before the call.
     """
     from syft.service.action.action_object import ActionObject
     from syft.service.blob_storage.util import can_upload_to_blob_storage
@@ -199,6 +216,10 @@ def uploaded(client: Any, values: Mapping[str, Any]) -> dict[str, Any]:
         stored.syft_server_uid = api.server_uid
         if can_upload_to_blob_storage(value, client.metadata).unwrap():
             stored._save_to_blob_storage().unwrap()
+        elif inline:
+            stored.syft_action_saved_to_blob_store = False
+            pointers[key] = stored
+            continue
         else:
             stored.syft_action_saved_to_blob_store = False
         pointers[key] = api.services.action.set(stored)
@@ -226,16 +247,18 @@ def call(
     assets: Mapping[str, Any],
     experiment: ExperimentConfig,
     site_task: SiteTask | None,
+    inline: bool = False,
     **kwargs: Any,
 ) -> Any:
-    """Run the approved function once at ``site``; SiteCallError with a short reason."""
+    """Run the approved function once at ``site`` (``inline``: see :func:`uploaded`);
+    SiteCallError with a short reason."""
     from syft.types.errors import SyftException
 
     name = function_name(experiment, site_task)
     try:
         with quiet(), brief_arrays():  # syft renders each argument's and reply's text
             function = getattr(client.code, name)
-            return result_of(function(**assets, **uploaded(client, kwargs)))
+            return result_of(function(**assets, **uploaded(client, kwargs, inline)))
     except (SyftException, AttributeError) as err:
         if isinstance(err, AttributeError):
             reason = "not submitted here (run researcher submit)"

@@ -24,18 +24,22 @@ class SyftSite:
     assets: Mapping[str, Any]
     experiment: ExperimentConfig
     task: SiteTask | None = field(default=None)
+    inline: bool | None = field(default=None)  # the site stores a call's arguments itself
 
     def __post_init__(self) -> None:
         if self.task is None:
             self.task = load_task(self.experiment.task)
 
     def _call(self, weights: Weights, task: str, round_index: int) -> Reply:
+        if self.inline is None:
+            self.inline = code.takes_inline_arguments(self.client)
         raw = code.call(
             self.client,
             self.name,
             self.assets,
             self.experiment,
             self.task,
+            self.inline,
             weights=weights,
             task=task,
             round_index=round_index,

@@ -1,5 +1,6 @@
-"""The call path of an approved function (datasite/syftio/server/callpath.py): the result comes
-back in the call's own reply, and each bound object is read from the store once per call."""
+"""The call path of an approved function (datasite/syftio/server/callpath.py): the call carries
+its own arguments, the result comes back in the call's own reply, and each bound object is read
+from the store once per call."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from datasite.syftio.client import admin_login, login, upload_dataset
 from lab.process import SiteProcess
-from researcher.syftio.code import result_of, uploaded
+from researcher.syftio.code import result_of, takes_inline_arguments, uploaded
 from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, add_user
 
 pytestmark = pytest.mark.integration
@@ -69,21 +70,71 @@ def test_a_call_returns_its_result_without_a_second_request(sites: SiteFactory) 
         assert np.array_equal(value["weights"]["w"], weights["w"] + 1)
 
 
+def test_a_call_carries_its_own_arguments(
+    sites: SiteFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from syft.client.api import SyftAPI
+    from syft.service.action.action_object import ActionObject
+    from syft.types.errors import SyftException
+
+    patched = sites.make("inline")
+    plain = sites.make("plain", extra_env={"DATASITE_UNSAFE_SKIP_FIXES": "args_inline"})
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda site: site.start(), (patched, plain)))
+    weights = {"w": np.ones(1000, dtype=np.float32)}
+    paths: list[str] = []  # the requests the researcher's client sends
+    make_call = SyftAPI.make_call
+    monkeypatch.setattr(SyftAPI, "make_call", lambda api, api_call, **kw: (
+        paths.append(api_call.path) or make_call(api, api_call=api_call, **kw)
+    ))  # fmt: skip
+    for site in (patched, plain):
+        ds, asset = approved_sum(site)
+        paths.clear()
+        # A hostile argument: new values under the asset's own id. Ids already stored are left
+        # to syft, so the asset's stored values are used (the sum below), never replaced.
+        forged = ActionObject.from_obj(np.full(12, 1000.0, dtype=np.float32))
+        forged.id = asset.action_id
+        arguments = {"data": forged, **uploaded(ds, {"weights": weights}, inline=True)}
+        if site is plain:  # syft 0.9.5 looks for the weights in its store and fails
+            assert not takes_inline_arguments(ds)
+            with pytest.raises(SyftException):
+                ds.code.total(**arguments)
+            continue
+        assert takes_inline_arguments(ds)  # /site/health lists args_inline
+        value = result_of(ds.code.total(**arguments))
+        assert (value["n_samples"], value["sum"]) == (12, 66.0 + 1000.0)
+        assert paths.count("action.set") == 0 and paths.count("code.call") == 1
+        assert np.array_equal(ds.datasets["d"].assets["x"].mock, np.zeros(12))  # untouched
+        stored = admin_login(site.url, ADMIN).datasets["d"].assets["x"].data
+        assert np.array_equal(stored, np.arange(12, dtype=np.float32))
+
+
 READS = textwrap.dedent(
     """
     import collections, sys
     import numpy as np
     import syft as sy
+    from syft.service.code.user_code_service import UserCodeService
+    from syft.service.user.user import User
     from syft.store.db.stash import ObjectStash
     if sys.argv[1] == "patched":
         from datasite.syftio.server import callpath
         callpath.read_each_object_once()
+        callpath.look_up_roles_once()
     reads, counting = collections.Counter(), []
+    call = UserCodeService._call
+    def counted_call(self, *args, **kwargs):  # what the server reads while it runs the call
+        counting.append(True)
+        try:
+            return call(self, *args, **kwargs)
+        finally:
+            counting.clear()
+    UserCodeService._call = counted_call
     original = ObjectStash.row_as_obj
     def row_as_obj(self, row):
         obj = original(self, row)
         if counting:
-            reads[str(obj.id)] += 1
+            reads["user" if isinstance(obj, User) else str(obj.id)] += 1
         return obj
     ObjectStash.row_as_obj = row_as_obj
     server = sy.orchestra.launch(name="reads-" + sys.argv[1], reset=True)
@@ -99,30 +150,34 @@ READS = textwrap.dedent(
         return float(x.sum())
     client.code.request_code_execution(total)
     admin.requests[0].approve()
-    counting.append(True)
     value = client.code.total(x=asset).get()
-    print("READS", reads[str(asset.action_id)], value)
+    print("READS", reads[str(asset.action_id)], reads["user"], value)
     """
 )
 
 
-def reads_of_the_asset(script: Path, mode: str) -> tuple[int, float]:
-    """One approved call on an in-process syft server; how often the asset was deserialized.
-    (A file, not ``-c``: syft reads the function's source.)"""
+def reads_in_a_call(script: Path, mode: str) -> tuple[int, int, float]:
+    """One approved call on an in-process syft server: how often the asset and user records
+    were deserialized in it, and the result. (A file, not ``-c``: syft reads the function's
+    source.)"""
     done = subprocess.run(
         [sys.executable, str(script), mode], capture_output=True, text=True, timeout=300
     )
     line = [x for x in done.stdout.splitlines() if x.startswith("READS ")]
     assert line, done.stdout[-2000:] + done.stderr[-2000:]
-    _, count, value = line[0].split()
-    return int(count), float(value)
+    _, asset, users, value = line[0].split()
+    return int(asset), int(users), float(value)
 
 
-def test_each_bound_object_is_read_once_per_execution(tmp_path: Path) -> None:
+def test_each_object_and_role_is_read_once_per_call(tmp_path: Path) -> None:
     script = tmp_path / "reads.py"
     script.write_text(READS)
     with ThreadPoolExecutor(2) as pool:
-        plain, patched = pool.map(lambda m: reads_of_the_asset(script, m), ("plain", "patched"))
+        plain, patched = pool.map(lambda m: reads_in_a_call(script, m), ("plain", "patched"))
 
-    assert plain == (3, 66.0)  # syft 0.9.5: flatten_action_arg, is_valid, filter_kwargs
-    assert patched == (1, 66.0)
+    # syft 0.9.5 reads the asset in flatten_action_arg, is_valid and filter_kwargs, and a
+    # user record (for a role) at nearly every access of its store.
+    assert (plain[0], plain[2]) == (3, 66.0)
+    assert plain[1] > 10
+    # One read of the asset; one user read per account (the caller's, the server's own).
+    assert patched == (1, 2, 66.0)

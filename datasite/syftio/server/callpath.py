@@ -1,4 +1,12 @@
-"""Two costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
+"""Four costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
+
+**Each argument took a request of its own.** syft's client stores every plain argument of a
+call with its own ``action.set`` request (the reply echoing the whole value back) and then
+sends the stored objects again in the call itself. ``store_inline_arguments`` lets a call
+carry arguments the store does not hold yet: the call stores them first, exactly as the
+caller's own ``action.set`` would (the same service method, the caller's credentials, for
+roles that may call ``action.set``); an id already in the store is left to syft's checks.
+Researchers learn that the site does this from ``/site/health`` (:func:`active`).
 
 **The result came back empty.** ``UserCodeService._call`` returns a researcher's result as an
 empty pointer (``result.as_empty()``) unless ``context.extra_kwargs`` says the caller may read
@@ -16,6 +24,11 @@ argument from the action store in ``flatten_action_arg``, again in the input pol
 (an asset's twin) and each new object reloads its blob. ``read_each_object_once`` keeps the
 objects read with the server's own key during one execution and hands the same object back;
 nothing outside that execution (another request, the pruning thread) sees the memo.
+
+**Each store access read a user record.** The store checks permissions with the caller's
+role, which it reads by deserializing their user record: 22 times in one call of a small
+function. ``look_up_roles_once`` keeps each account's role for the duration of one code call
+(which changes no account); other requests and threads look it up as before.
 """
 
 from __future__ import annotations
@@ -25,9 +38,43 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+_active: set[str] = set()
 _reads: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
     "reads", default=None
 )
+_roles: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "roles", default=None
+)
+
+
+def active() -> list[str]:
+    """The call-path patches this process has installed (published at ``/site/health``)."""
+    return sorted(_active)
+
+
+def store_inline_arguments() -> None:
+    from syft.service.action.action_object import ActionObject
+    from syft.service.code.user_code_service import UserCodeService
+    from syft.service.user.user_roles import ServiceRole
+
+    original: Callable[..., Any] = UserCodeService._call
+    if getattr(original, "stores_inline_arguments", False):
+        return
+
+    @functools.wraps(original)
+    def _call(self: Any, context: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
+        if context.role.value >= ServiceRole.DATA_SCIENTIST.value:  # who may call action.set
+            action = context.server.services.action
+            for key, value in kwargs.items():
+                if isinstance(value, ActionObject) and not action.stash.exists(
+                    context.credentials, value.id
+                ):
+                    kwargs[key] = action.set(context, value)
+        return original(self, context, uid, *args, **kwargs)
+
+    _call.stores_inline_arguments = True  # type: ignore[attr-defined]
+    UserCodeService._call = _call  # type: ignore[method-assign]
+    _active.add("args_inline")
 
 
 def return_readable_results() -> None:
@@ -55,6 +102,7 @@ def return_readable_results() -> None:
 
     _call.returns_readable_results = True  # type: ignore[attr-defined]
     UserCodeService._call = _call  # type: ignore[method-assign]
+    _active.add("result_inline")
 
 
 def read_each_object_once() -> None:
@@ -90,3 +138,36 @@ def read_each_object_once() -> None:
     stash_get.reads_once = True  # type: ignore[attr-defined]
     ActionService._user_code_execute = user_code_execute  # type: ignore[method-assign]
     ActionObjectStash.get = stash_get  # type: ignore[method-assign]
+    _active.add("read_once")
+
+
+def look_up_roles_once() -> None:
+    from syft.service.code.user_code_service import UserCodeService
+    from syft.store.db.stash import ObjectStash
+
+    call: Callable[..., Any] = UserCodeService._call
+    get_role: Callable[..., Any] = ObjectStash.get_role
+    if getattr(get_role, "once_per_call", False):
+        return
+
+    @functools.wraps(call)
+    def _call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _roles.set({})
+        try:
+            return call(self, *args, **kwargs)
+        finally:
+            _roles.reset(token)
+
+    @functools.wraps(get_role)
+    def role(self: Any, credentials: Any, *args: Any, **kwargs: Any) -> Any:
+        memo = _roles.get()
+        if memo is None:
+            return get_role(self, credentials, *args, **kwargs)
+        if credentials not in memo:
+            memo[credentials] = get_role(self, credentials, *args, **kwargs)
+        return memo[credentials]
+
+    role.once_per_call = True  # type: ignore[attr-defined]
+    UserCodeService._call = _call  # type: ignore[method-assign]
+    ObjectStash.get_role = role  # type: ignore[method-assign]
+    _active.add("roles_once")

@@ -9,7 +9,8 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
    ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``,
-   ``sealed_execution``, ``single_run``, ``result_inline``, ``read_once``.
+   ``sealed_execution``, ``single_run``, ``result_inline``, ``read_once``, ``args_inline``,
+   ``roles_once``.
    ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run`` wraps it: the
    single-run wrapper skips the mock-twin run, and the one run left goes to the sealed
    worker. ``read_once`` wraps ``_user_code_execute`` outside ``single_run``.
@@ -208,8 +209,31 @@ REGISTRY: tuple[Patch, ...] = (
         "(flatten_action_arg, the input policy's is_valid and filter_kwargs), its blob "
         "reloaded each time: the server's own reads during one execution are kept.",
         proof="tests/integration/test_call_path.py::"
-        "test_each_bound_object_is_read_once_per_execution",
+        "test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: callpath.read_each_object_once(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="args_inline",
+        stage=Stage.CLASS,
+        target="syft.service.code.user_code_service.UserCodeService._call",
+        why="syft's client stored each argument of a call with a request of its own "
+        "(action.set, echoing the value back) before the call: a call may now carry arguments "
+        "the store does not hold, stored first by the same action.set with the caller's "
+        "credentials (roles that may call it only); ids already stored are left to syft.",
+        proof="tests/integration/test_call_path.py::test_a_call_carries_its_own_arguments",
+        apply=lambda _: callpath.store_inline_arguments(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="roles_once",
+        stage=Stage.CLASS,
+        target="syft.store.db.stash.ObjectStash.get_role during "
+        "syft.service.code.user_code_service.UserCodeService._call",
+        why="Every store access looked up the caller's role by reading and deserializing "
+        "their user record (dozens of times per call); during one code call (which changes "
+        "no user) each account's role is looked up once.",
+        proof="tests/integration/test_call_path.py::"
+        "test_each_object_and_role_is_read_once_per_call",
+        apply=lambda _: callpath.look_up_roles_once(),
     ),
     Patch(
         name="audit_hooks",

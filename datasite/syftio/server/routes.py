@@ -26,8 +26,8 @@ from datasite import codeenv
 from datasite.audit.log import AuditLog, raw_lines, read_head, verify_dir
 from datasite.config import SiteSettings
 from datasite.review.facts import PrivacyCost, RequestFacts, RequestList
+from datasite.syftio.server import callpath, risk_gate
 from datasite.syftio.server import requests as rr
-from datasite.syftio.server import risk_gate
 from datasite.syftio.server.privacy_routes import add_privacy_routes, request_cost
 from fedcommon.roles import ROLE_FOR_SYFT, Role
 
@@ -80,8 +80,9 @@ def make_site_router(worker: Any, settings: SiteSettings) -> APIRouter:
     add_privacy_routes(router, worker, settings, caller, auditor, admin)
 
     @router.get("/health")
-    def health() -> dict[str, str]:
-        return {"name": settings.name, "status": "ok"}
+    def health() -> dict[str, Any]:
+        # call_path: how this site takes calls (researchers send arguments inline if listed)
+        return {"name": settings.name, "status": "ok", "call_path": callpath.active()}
 
     @router.get("/whoami")
     def whoami(who: Annotated[Caller, Depends(caller)]) -> Caller:
