@@ -6,8 +6,12 @@ FedBN: that hospital's own normalisation layers) with the same model trained the
 (by default for the same epochs and lr schedule in one call, as the demo does); the pooled
 AUC is the global one of the federated run.
 
-    .venv/bin/python -m benchmarks.demo_quality [--rounds 5] [--lr 2e-3] [--lr-schedule cosine]
+    .venv/bin/python -m benchmarks.demo_quality [--rounds 10] [--lr 3e-3] [--lr-schedule cosine]
         [--alone one-call|rounds] [--size 32]
+
+The defaults are the demo's (``python -m demo``); the splits are the demo's own (its site
+names and pseudonym keys, ``fl_setup.identity``) and torch uses one thread as the demo's
+sites do, so the table should be the demo's.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from benchmarks import fl_setup
 from benchmarks.fl_setup import Data, experiment
+from demo.steps import LR
 from researcher.config import ExperimentConfig
 from researcher.coordinator import Coordinator
 from researcher.inmemory import InMemorySite, initial_weights
@@ -40,17 +47,18 @@ def last_rows(parts: dict[str, Data], exp: ExperimentConfig) -> dict[str, dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(prog="demo_quality", description=__doc__)
     parser.add_argument("--n", type=int, default=400, help="DICOM files per hospital")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--local-epochs", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--lr-schedule", default="cosine")
-    parser.add_argument("--size", type=int, default=fl_setup.SIZE, help="ingested image px")
+    parser.add_argument("--size", type=int, default=32, help="ingested image px")
     parser.add_argument(
         "--alone", choices=("one-call", "rounds"), default="one-call",
         help="site-alone baseline: all epochs in one call (the demo's), or the same rounds",
     )  # fmt: skip
     args = parser.parse_args()
     fl_setup.SIZE = args.size
+    torch.set_num_threads(1)  # as the demo's sites (OMP_NUM_THREADS=1)
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
     names = ("st-olav", "karolinska", "charite")

@@ -34,10 +34,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder")
     parser.add_argument("--n", type=int, default=400, help="DICOM files per hospital")
-    # 32 px, 10 rounds x 2 local epochs, lr 4e-3 (cosine): in memory (benchmarks/demo_quality.py)
-    # FedAvg beat each hospital alone on AUC (0.854 / 0.859 / 0.853 vs 0.705 / 0.843 / 0.751 for
-    # the one-call baseline, pooled 0.853) where 64 px and 5 rounds did not; a 32 px round costs
-    # a quarter of a 64 px one.
+    # 32 px, 10 rounds x 2 local epochs, lr 3e-3 (cosine, steps.LR): benchmarks/demo_quality.py
+    # on the demo's own splits gave FedAvg's AUC over each hospital alone (one-call baseline) a
+    # margin of at least +0.065 (st-olav / karolinska / charite 0.797 / 0.776 / 0.829 vs
+    # 0.732 / 0.678 / 0.737); lr 2e-3: +0.016, 4e-3: +0.026, 6e-3 and 1 local epoch: lost at a
+    # site; 12 rounds at 4e-3: +0.049 (20% longer). A 32 px round costs a quarter of a 64 px one.
     parser.add_argument("--size", type=int, default=32, help="training image size")
     parser.add_argument("--rounds", type=int, default=10, help="federated rounds")
     parser.add_argument(
