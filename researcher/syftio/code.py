@@ -216,12 +216,11 @@ def uploaded(client: Any, values: Mapping[str, Any], inline: bool = False) -> di
         stored.syft_server_uid = api.server_uid
         if can_upload_to_blob_storage(value, client.metadata).unwrap():
             stored._save_to_blob_storage().unwrap()
-        elif inline:
-            stored.syft_action_saved_to_blob_store = False
-            pointers[key] = stored
-            continue
         else:
             stored.syft_action_saved_to_blob_store = False
+            if inline:  # the call itself carries it
+                pointers[key] = stored
+                continue
         pointers[key] = api.services.action.set(stored)
     return pointers
 
