@@ -8,7 +8,9 @@ result, so the store grew by about two models per site per call.
 After each call of a function, the objects of its *earlier* calls (their results and the
 caller's uploaded arguments; never a dataset's assets, never an argument the new call uses)
 are deleted in a background thread, off the call's path. The caller has fetched them by then:
-the coordinator reads each reply before its next call. What stays:
+the coordinator reads each reply before its next call. Which executions are earlier is known
+from that thread's last read of the function's history (the store is read on the call's path
+only at a function's first call after launch: the history grows every round). What stays:
 
 - syft's ``ExecutionOutput`` records (a few hundred bytes each): the execution cap counts them;
 - our audit log: every execution's output keys, shapes, dtypes, bytes and sha256, written
@@ -37,6 +39,7 @@ class Pruner:
     def __init__(self, worker: Any) -> None:
         self.worker = worker
         self.done: set[str] = set()  # ExecutionOutput ids already pruned (or tried)
+        self.known: dict[str, set[str]] = {}  # code id -> its ExecutionOutput ids, last read
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune")
 
@@ -45,10 +48,18 @@ class Pruner:
         found: list[Any] = stash.get_by_user_code_id(self.worker.verify_key, code_id).unwrap()
         return found
 
+    def recorded(self, code_id: Any) -> set[str]:
+        """The ids of the function's executions recorded so far: as the pruning thread last
+        read them (a subset of the store's while a prune is under way: it prunes less, never
+        more), else from the store."""
+        known = self.known.get(str(code_id))
+        return set(known) if known is not None else {o.id.no_dash for o in self.history(code_id)}
+
     def after_call(self, code_id: Any, before: set[str]) -> None:
         """Prune the executions recorded before this call (their ids are ``before``)."""
         with self.lock:
             outputs = self.history(code_id)
+            self.known[str(code_id)] = {o.id.no_dash for o in outputs}
             current = [o for o in outputs if o.id.no_dash not in before]
             keep = {str(uid) for o in current for uid in _ids(o)}
             old = [o for o in outputs if o.id.no_dash in before and o.id.no_dash not in self.done]
@@ -88,12 +99,11 @@ def install(worker: Any) -> Pruner:
     @functools.wraps(original)
     def call(context: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            before = {o.id.no_dash for o in pruner.history(uid)}
+            before = pruner.recorded(uid)
         except Exception:  # noqa: BLE001 - unknown code: syft's own error follows
             return original(context, uid, *args, **kwargs)
         result = original(context, uid, *args, **kwargs)
-        if before:
-            pruner.pool.submit(_safely, pruner.after_call, uid, before)
+        pruner.pool.submit(_safely, pruner.after_call, uid, before)  # prunes, reads the history
         return result
 
     service._call = call
