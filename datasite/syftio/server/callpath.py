@@ -47,6 +47,22 @@ _roles: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
 )
 
 
+def _with_memo(
+    memo: contextvars.ContextVar[dict[Any, Any] | None], function: Callable[..., Any]
+) -> Callable[..., Any]:
+    """``function`` with a fresh, empty ``memo`` while it runs (this thread's context only)."""
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        token = memo.set({})
+        try:
+            return function(*args, **kwargs)
+        finally:
+            memo.reset(token)
+
+    return run
+
+
 def active() -> list[str]:
     """The call-path patches this process has installed (published at ``/site/health``)."""
     return sorted(_active)
@@ -114,14 +130,6 @@ def read_each_object_once() -> None:
     if getattr(get, "reads_once", False):
         return
 
-    @functools.wraps(execute)
-    def user_code_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _reads.set({})
-        try:
-            return execute(self, *args, **kwargs)
-        finally:
-            _reads.reset(token)
-
     @functools.wraps(get)
     def stash_get(self: Any, uid: Any, credentials: Any, has_permission: bool = False) -> Any:
         memo = _reads.get()
@@ -136,7 +144,7 @@ def read_each_object_once() -> None:
         return memo[key]
 
     stash_get.reads_once = True  # type: ignore[attr-defined]
-    ActionService._user_code_execute = user_code_execute  # type: ignore[method-assign]
+    ActionService._user_code_execute = _with_memo(_reads, execute)  # type: ignore[method-assign]
     ActionObjectStash.get = stash_get  # type: ignore[method-assign]
     _active.add("read_once")
 
@@ -150,14 +158,6 @@ def look_up_roles_once() -> None:
     if getattr(get_role, "once_per_call", False):
         return
 
-    @functools.wraps(call)
-    def _call(self: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _roles.set({})
-        try:
-            return call(self, *args, **kwargs)
-        finally:
-            _roles.reset(token)
-
     @functools.wraps(get_role)
     def role(self: Any, credentials: Any, *args: Any, **kwargs: Any) -> Any:
         memo = _roles.get()
@@ -168,6 +168,6 @@ def look_up_roles_once() -> None:
         return memo[credentials]
 
     role.once_per_call = True  # type: ignore[attr-defined]
-    UserCodeService._call = _call  # type: ignore[method-assign]
+    UserCodeService._call = _with_memo(_roles, call)  # type: ignore[method-assign]
     ObjectStash.get_role = role  # type: ignore[method-assign]
     _active.add("roles_once")
