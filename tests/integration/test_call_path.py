@@ -1,6 +1,6 @@
 """The call path of an approved function (datasite/syftio/server/callpath.py): the call carries
-its own arguments, the result comes back in the call's own reply, and each bound object is read
-from the store once per call."""
+its own arguments, the result comes back in the call's own reply, and each bound object and
+each account's role is read from the store once per call."""
 
 from __future__ import annotations
 
