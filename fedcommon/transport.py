@@ -19,6 +19,7 @@ import httpx
 from fedcommon.errors import PlatformError
 
 METADATA_PATH = "/api/v2/metadata"  # syft's public metadata: answers once the site is up
+HEALTH_PATH = "/site/health"  # the site API's (datasite/syftio/server/routes.py)
 
 
 class SiteURLError(PlatformError):
@@ -49,11 +50,21 @@ def site_metadata(url: str, timeout: float = 5.0) -> dict[str, Any]:
     Raises:
         UnreachableError: no answer, an HTTP error or a reply that is not JSON.
     """
+    return _public_json(url, METADATA_PATH, timeout)
+
+
+def site_health(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """The site API's public health reply: name, status and ``call_path`` (how the site takes
+    code calls). Raises UnreachableError as :func:`site_metadata` does."""
+    return _public_json(url, HEALTH_PATH, timeout)
+
+
+def _public_json(url: str, path: str, timeout: float) -> dict[str, Any]:
     try:
-        response = httpx.get(f"{url.rstrip('/')}{METADATA_PATH}", timeout=timeout)
+        response = httpx.get(f"{url.rstrip('/')}{path}", timeout=timeout)
         response.raise_for_status()
-        metadata: dict[str, Any] = response.json()
-        return metadata
+        found: dict[str, Any] = response.json()
+        return found
     except (httpx.HTTPError, ValueError) as err:
         raise UnreachableError(
             f"Cannot reach a datasite at {url} ({type(err).__name__})."

@@ -20,7 +20,7 @@ from typing import Any
 from fedcommon.arrays import brief_arrays
 from fedcommon.privacy import PrivacyPlan
 from fedcommon.task_schema import SCHEMA_ARGUMENT, OutputSchema
-from fedcommon.transport import quiet, syft_message
+from fedcommon.transport import UnreachableError, quiet, site_health, syft_message
 from researcher.config import ExperimentConfig
 from researcher.errors import CallFailure, SiteCallError, SubmissionError
 from researcher.privacy import config_with_plan
@@ -181,16 +181,12 @@ def classify(err: BaseException, budget: int) -> tuple[CallFailure, str]:
 def takes_inline_arguments(client: Any) -> bool:
     """Whether the site stores a call's arguments itself (its ``args_inline`` patch, listed
     at ``/site/health``): then a call is one request, not one per argument plus the call."""
-    import httpx
-
     url = getattr(getattr(client, "connection", None), "url", None)
     if url is None:  # an in-process client
         return False
     try:
-        response = httpx.get(f"{url.base_url}/site/health", timeout=10.0)
-        response.raise_for_status()
-        return "args_inline" in response.json().get("call_path", [])
-    except (httpx.HTTPError, ValueError, AttributeError):
+        return "args_inline" in site_health(url.base_url).get("call_path", [])
+    except (UnreachableError, AttributeError):
         return False
 
 
