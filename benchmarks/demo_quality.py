@@ -28,7 +28,7 @@ import torch
 
 from benchmarks import fl_setup
 from benchmarks.fl_setup import Data, experiment
-from demo.steps import LR
+from demo.steps import HOSPITALS, LOCAL_EPOCHS, LR, ROUNDS, SIZE
 from researcher.config import ExperimentConfig
 from researcher.coordinator import Coordinator
 from researcher.inmemory import InMemorySite, initial_weights
@@ -47,11 +47,11 @@ def last_rows(parts: dict[str, Data], exp: ExperimentConfig) -> dict[str, dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(prog="demo_quality", description=__doc__)
     parser.add_argument("--n", type=int, default=400, help="DICOM files per hospital")
-    parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--local-epochs", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    parser.add_argument("--local-epochs", type=int, default=LOCAL_EPOCHS)
     parser.add_argument("--lr", type=float, default=LR)
     parser.add_argument("--lr-schedule", default="cosine")
-    parser.add_argument("--size", type=int, default=32, help="ingested image px")
+    parser.add_argument("--size", type=int, default=SIZE, help="ingested image px")
     parser.add_argument(
         "--alone", choices=("one-call", "rounds"), default="one-call",
         help="site-alone baseline: all epochs in one call (the demo's), or the same rounds",
@@ -61,7 +61,7 @@ def main() -> None:
     torch.set_num_threads(1)  # as the demo's sites (OMP_NUM_THREADS=1)
     logging.basicConfig(level=logging.ERROR)
     started = time.perf_counter()
-    names = ("st-olav", "karolinska", "charite")
+    names = [h.name for h in HOSPITALS]
     parts = dict(zip(names, fl_setup.load_setting("demo", args.n), strict=True))
     settings: dict[str, Any] = {"rounds": args.rounds, "local_epochs": args.local_epochs,
                                 "lr": args.lr, "lr_schedule": args.lr_schedule}  # fmt: skip

@@ -25,7 +25,6 @@ from lab.process import SiteProcess
 # Three hospitals share this machine's cores: one compute thread each (torch's default, one
 # per core in every site, oversubscribes the cores three times over while all sites train).
 SITE_ENV = {"OMP_NUM_THREADS": "1"}
-LOCAL_EPOCHS = 2
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -39,8 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     # margin of at least +0.065 (st-olav / karolinska / charite 0.797 / 0.776 / 0.829 vs
     # 0.732 / 0.678 / 0.737); lr 2e-3: +0.016, 4e-3: +0.026, 6e-3 and 1 local epoch: lost at a
     # site; 12 rounds at 4e-3: +0.049 (20% longer). A 32 px round costs a quarter of a 64 px one.
-    parser.add_argument("--size", type=int, default=32, help="training image size")
-    parser.add_argument("--rounds", type=int, default=10, help="federated rounds")
+    parser.add_argument("--size", type=int, default=steps.SIZE, help="training image size")
+    parser.add_argument("--rounds", type=int, default=steps.ROUNDS, help="federated rounds")
     parser.add_argument(
         "--keep", action="store_true", help="leave the datasites running (for the notebooks)"
     )
@@ -88,7 +87,7 @@ def researcher_submits(
     sites_toml = steps.write_sites_toml(args.out / "sites.toml", sites)
     experiment = args.out / "experiment.toml"
     experiment.write_text(
-        steps.experiment_toml("chest_fedavg", args.rounds, args.size, 2, LOCAL_EPOCHS)
+        steps.experiment_toml("chest_fedavg", args.rounds, args.size, 2, steps.LOCAL_EPOCHS)
     )
     run("researcher", "datasets", "--sites", str(sites_toml), env=env)
 
@@ -98,7 +97,7 @@ def researcher_submits(
         one = steps.write_sites_toml(args.out / f"sites-{site.name}.toml", [site])
         exp = args.out / f"experiment-{site.name}-alone.toml"
         name = f"alone_{site.name.replace('-', '_')}"
-        epochs = args.rounds * LOCAL_EPOCHS
+        epochs = args.rounds * steps.LOCAL_EPOCHS
         exp.write_text(steps.experiment_toml(name, 1, args.size, 1, local_epochs=epochs))
         run(
             "researcher",
@@ -153,7 +152,7 @@ def researcher_trains(
         env=env,
     )
     console.print(
-        f"Baselines: the same model trained at each site alone ({args.rounds * LOCAL_EPOCHS} "
+        f"Baselines: the same model trained at each site alone ({args.rounds * steps.LOCAL_EPOCHS} "
         "epochs, the same lr schedule, in one call) ..."
     )
 

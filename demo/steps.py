@@ -26,8 +26,12 @@ RESEARCHER = "researcher@uni.example"
 AUDITOR = "auditor@hospital.example"
 # The model head of the demo's experiment (see benchmarks/fl_sweep.py for the measurement).
 POOL_GRID = 2
-# The demo's lr, from benchmarks/demo_quality.py over the demo's own splits (see demo/run.py).
+# The demo's training settings (benchmarks/demo_quality.py uses the same): its lr from
+# demo_quality over the demo's own splits (see demo/run.py).
 LR = 0.003
+ROUNDS = 10
+LOCAL_EPOCHS = 2
+SIZE = 32  # training image px
 
 
 @dataclass(frozen=True)
