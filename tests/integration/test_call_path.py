@@ -1,6 +1,7 @@
 """The call path of an approved function (datasite/syftio/server/callpath.py): the call carries
-its own arguments, the result comes back in the call's own reply, and each bound object and
-each account's role is read from the store once per call."""
+its own arguments, the result comes back in the call's own reply, each bound object and each
+account's role is read from the store once per call, the input policy is built once, and the
+function's record is written back only when its state changed."""
 
 from __future__ import annotations
 
@@ -117,10 +118,8 @@ READS = textwrap.dedent(
     from syft.service.code.user_code_service import UserCodeService
     from syft.service.user.user import User
     from syft.store.db.stash import ObjectStash
-    if sys.argv[1] == "patched":
-        from datasite.syftio.server import callpath
-        callpath.read_each_object_once()
-        callpath.look_up_roles_once()
+    from syft.service.code.user_code import UserCode
+    from syft.service.policy.policy import OutputPolicyExecuteCount
     reads, counting = collections.Counter(), []
     call = UserCodeService._call
     def counted_call(self, *args, **kwargs):  # what the server reads while it runs the call
@@ -137,6 +136,22 @@ READS = textwrap.dedent(
             reads["user" if isinstance(obj, User) else str(obj.id)] += 1
         return obj
     ObjectStash.row_as_obj = row_as_obj
+    update, build = ObjectStash.update, UserCode._get_input_policy
+    def counted_update(self, credentials, obj, *args, **kwargs):
+        if counting and isinstance(obj, UserCode):
+            reads["code written"] += 1
+        return update(self, credentials, obj, *args, **kwargs)
+    def counted_build(self):
+        if counting:
+            reads["policy built"] += 1
+        return build(self)
+    ObjectStash.update, UserCode._get_input_policy = counted_update, counted_build
+    if sys.argv[1] == "patched":
+        from datasite.syftio.server import callpath
+        callpath.read_each_object_once()
+        callpath.look_up_roles_once()
+        callpath.write_code_state_if_changed()
+        callpath.build_input_policy_once()
     server = sy.orchestra.launch(name="reads-" + sys.argv[1], reset=True)
     admin = server.login(email="info@openmined.org", password="changethis")
     admin.register(name="a", email="a@x.org", password="pw-12345678", password_verify="pw-12345678")
@@ -145,28 +160,46 @@ READS = textwrap.dedent(
     admin.upload_dataset(sy.Dataset(name="d", asset_list=[asset]))
     client = server.login(email="a@x.org", password="pw-12345678")
     asset = client.datasets["d"].assets["x"]
-    @sy.syft_function_single_use(x=asset)
+    @sy.syft_function(
+        input_policy=sy.ExactMatch(x=asset), output_policy=OutputPolicyExecuteCount(limit=2)
+    )
     def total(x):
         return float(x.sum())
     client.code.request_code_execution(total)
     admin.requests[0].approve()
+    client.code.total(x=asset).get()
+    reads.clear()  # the second call: the first one also initialises the policies' state
     value = client.code.total(x=asset).get()
     print("READS", reads[str(asset.action_id)], reads["user"], value)
+    print("WRITES", reads["code written"], reads["policy built"])
+    # A state that does change is still written (here: a new limit, written by the server).
+    from syft.service.context import AuthedServiceContext
+    worker = server.python_server
+    codes = worker.services.user_code
+    code = codes.stash.get_all(worker.verify_key).unwrap()[0]
+    code.output_policy = OutputPolicyExecuteCount(limit=5)
+    context = AuthedServiceContext(server=worker, credentials=worker.verify_key)
+    codes.update_code_state(context, code)
+    stored = codes.stash.get_by_uid(worker.verify_key, code.id).unwrap()
+    print("CHANGED", stored._get_output_policy().limit)
     """
 )
 
 
-def reads_in_a_call(script: Path, mode: str) -> tuple[int, int, float]:
-    """One approved call on an in-process syft server: how often the asset and user records
-    were deserialized in it, and the result. (A file, not ``-c``: syft reads the function's
-    source.)"""
+def reads_in_a_call(script: Path, mode: str) -> dict[str, float]:
+    """The second approved call of a function on an in-process syft server: how often the
+    asset and user records were deserialized in it, how often the function's record was
+    written and its input policy built, and the result; then the limit stored after the server
+    changed the output policy. (A file, not ``-c``: syft reads the function's source.)"""
     done = subprocess.run(
         [sys.executable, str(script), mode], capture_output=True, text=True, timeout=300
     )
-    line = [x for x in done.stdout.splitlines() if x.startswith("READS ")]
-    assert line, done.stdout[-2000:] + done.stderr[-2000:]
-    _, asset, users, value = line[0].split()
-    return int(asset), int(users), float(value)
+    tags = ("READS ", "WRITES ", "CHANGED ")
+    lines = {x.split()[0]: x.split()[1:] for x in done.stdout.splitlines() if x.startswith(tags)}
+    assert {"READS", "WRITES", "CHANGED"} <= lines.keys(), done.stdout[-2000:] + done.stderr[-2000:]
+    names = ("asset", "user", "value", "code written", "policy built", "limit")
+    values = lines["READS"] + lines["WRITES"] + lines["CHANGED"]
+    return dict(zip(names, map(float, values), strict=True))
 
 
 def test_each_object_and_role_is_read_once_per_call(tmp_path: Path) -> None:
@@ -175,9 +208,13 @@ def test_each_object_and_role_is_read_once_per_call(tmp_path: Path) -> None:
     with ThreadPoolExecutor(2) as pool:
         plain, patched = pool.map(lambda m: reads_in_a_call(script, m), ("plain", "patched"))
 
-    # syft 0.9.5 reads the asset in flatten_action_arg, is_valid and filter_kwargs, and a
-    # user record (for a role) at nearly every access of its store.
-    assert (plain[0], plain[2]) == (3, 66.0)
-    assert plain[1] > 10
-    # One read of the asset; one user read per account (the caller's, the server's own).
-    assert patched == (1, 2, 66.0)
+    # syft 0.9.5 reads the asset in flatten_action_arg, is_valid and filter_kwargs, a user
+    # record (for a role) at nearly every access of its store, builds the input policy twice
+    # and writes the function's record back although its state did not change.
+    assert (plain["asset"], plain["value"], plain["code written"]) == (3, 66.0, 1)
+    assert plain["user"] > 10 and plain["policy built"] == 2
+    # One read of the asset; one user read per account (the caller's, the server's own); the
+    # record is not written; the policy is built once. A changed state is written as before.
+    assert (patched["asset"], patched["user"], patched["value"]) == (1, 2, 66.0)
+    assert (patched["code written"], patched["policy built"]) == (0, 1)
+    assert plain["limit"] == patched["limit"] == 5

@@ -1,4 +1,4 @@
-"""Four costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
+"""Six costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
 
 **Each argument took a request of its own.** syft's client stores every plain argument of a
 call with its own ``action.set`` request (the reply echoing the whole value back) and then
@@ -29,6 +29,18 @@ nothing outside that execution (another request, the pruning thread) sees the me
 role, which it reads by deserializing their user record: 22 times in one call of a small
 function. ``look_up_roles_once`` keeps each account's role for the duration of one code call
 (which changes no account); other requests and threads look it up as before.
+
+**Each execution rewrote the whole function record.** After every run syft writes the
+UserCode back (``update_code_state``: serialize, deserialize to check, update, read back) to
+save its output policy's state, which for a policy that counts from the output history (our
+execution cap, syft's ``OutputPolicyExecuteCount``) never changes. ``write_code_state_if_changed``
+compares what would be written with the stored row and writes only when they differ: a policy
+whose state does change is written as before.
+
+**The input policy was built twice.** ``_call`` and ``_user_code_execute`` each deserialize
+the function's input policy from the same stored bytes; ``build_input_policy_once`` keeps the
+one built during a code call (keyed by the function and those bytes). The approval check in
+``get_input_policy`` still runs each time.
 """
 
 from __future__ import annotations
@@ -44,6 +56,9 @@ _reads: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
 )
 _roles: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
     "roles", default=None
+)
+_policies: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "policies", default=None
 )
 
 
@@ -171,3 +186,53 @@ def look_up_roles_once() -> None:
     UserCodeService._call = _with_memo(_roles, call)  # type: ignore[method-assign]
     ObjectStash.get_role = role  # type: ignore[method-assign]
     _active.add("roles_once")
+
+
+def write_code_state_if_changed() -> None:
+    import sqlalchemy as sa
+    from syft.serde.json_serde import serialize_json
+    from syft.service.code.user_code_service import UserCodeService
+
+    update: Callable[..., Any] = UserCodeService.update_code_state
+    if getattr(update, "writes_if_changed", False):
+        return
+
+    @functools.wraps(update)
+    def update_code_state(self: Any, context: Any, code_item: Any) -> Any:
+        stash = self.stash
+        with stash.sessionmaker() as session:
+            stored = session.execute(
+                sa.select(stash.table.c.fields).where(stash._get_field_filter("id", code_item.id))
+            ).scalar_one_or_none()
+        if stored is not None and stored == serialize_json(code_item):
+            return code_item  # nothing to write
+        return update(self, context, code_item)
+
+    update_code_state.writes_if_changed = True  # type: ignore[attr-defined]
+    UserCodeService.update_code_state = update_code_state  # type: ignore[method-assign]
+    _active.add("state_if_changed")
+
+
+def build_input_policy_once() -> None:
+    from syft.service.code.user_code import UserCode
+    from syft.service.code.user_code_service import UserCodeService
+
+    call: Callable[..., Any] = UserCodeService._call
+    build: Callable[..., Any] = UserCode._get_input_policy
+    if getattr(build, "once_per_call", False):
+        return
+
+    @functools.wraps(build)
+    def get_input_policy(self: Any) -> Any:
+        memo = _policies.get()
+        if memo is None:
+            return build(self)
+        found = memo.get((self.id, self.input_policy_state))
+        if found is None:  # built here; from no stored state, building also sets the state
+            found = memo[(self.id, self.input_policy_state)] = build(self)
+        return found
+
+    get_input_policy.once_per_call = True  # type: ignore[attr-defined]
+    UserCodeService._call = _with_memo(_policies, call)  # type: ignore[method-assign]
+    UserCode._get_input_policy = get_input_policy  # type: ignore[method-assign]
+    _active.add("policy_once")

@@ -10,7 +10,7 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
    functions for the whole process):
    ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``,
    ``sealed_execution``, ``single_run``, ``result_inline``, ``read_once``, ``args_inline``,
-   ``roles_once``.
+   ``roles_once``, ``state_if_changed``, ``policy_once``.
    ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run`` wraps it: the
    single-run wrapper skips the mock-twin run, and the one run left goes to the sealed
    worker. ``read_once`` wraps ``_user_code_execute`` outside ``single_run``.
@@ -234,6 +234,28 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_call_path.py::"
         "test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: callpath.look_up_roles_once(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="state_if_changed",
+        stage=Stage.CLASS,
+        target="syft.service.code.user_code_service.UserCodeService.update_code_state",
+        why="After every execution syft rewrote the whole UserCode (serialize, check, update, "
+        "read back) to save an output-policy state that a counting policy never changes: the "
+        "record is written only when it differs from the stored row.",
+        proof="tests/integration/test_call_path.py::"
+        "test_each_object_and_role_is_read_once_per_call",
+        apply=lambda _: callpath.write_code_state_if_changed(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="policy_once",
+        stage=Stage.CLASS,
+        target="syft.service.code.user_code.UserCode._get_input_policy during "
+        "syft.service.code.user_code_service.UserCodeService._call",
+        why="Each call deserialized the function's input policy twice (in _call and in "
+        "_user_code_execute) from the same stored bytes: it is built once per call.",
+        proof="tests/integration/test_call_path.py::"
+        "test_each_object_and_role_is_read_once_per_call",
+        apply=lambda _: callpath.build_input_policy_once(),
     ),
     Patch(
         name="audit_hooks",
