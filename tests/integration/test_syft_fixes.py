@@ -104,3 +104,65 @@ def test_compliance_guest_is_read_only_only_with_the_fix(sites: SiteFactory, ski
         with pytest.raises(Exception, match=r"no access to|no submodule or method"):
             auditor.code.request_code_execution(peek)
         assert len(list(admin_login(site.url, ADMIN).requests)) == 0
+
+
+def reference_to(entry: Any) -> Any:
+    """An object holding no data of its own, naming a blob entry as its stored data."""
+    from syft.service.action.action_object import ActionObject
+    from syft.types.datetime import DateTime
+
+    forged = ActionObject.empty(syft_internal_type=dict)
+    forged.syft_blob_storage_entry_id = entry
+    forged.syft_action_saved_to_blob_store = True
+    forged.syft_created_at = DateTime.now()
+    return forged
+
+
+@pytest.mark.parametrize("skip", [FIXED, pytest.param("blob_refs", id="unfixed")])
+def test_an_object_naming_someone_elses_stored_data_is_refused(
+    sites: SiteFactory, skip: str
+) -> None:
+    import syft as sy
+    from syft.service.policy.policy import OutputPolicyExecuteCount
+    from syft.types.errors import SyftException
+    from syft.types.twin_object import TwinObject
+
+    from researcher.syftio.code import result_of, uploaded
+
+    site = prepared_site(sites, skip)
+    add_user(site.url, "bob@uni.example", "researcher")
+    ada = login(site.url, "ada@uni.example", RESEARCHER_PASSWORD)
+    secret = np.random.default_rng(0).random(300_000)  # 2.4 MB, incompressible: a blob entry
+    entry = uploaded(ada, {"w": {"k": secret}})["w"].syft_blob_storage_entry_id
+    assert entry is not None  # Ada's own upload names her own entry: accepted
+
+    bob = login(site.url, "bob@uni.example", RESEARCHER_PASSWORD)  # knows the id (a leak)
+    asset = bob.datasets["d"].assets["x"]
+
+    @sy.syft_function(
+        input_policy=sy.MixedInputPolicy(client=bob, data=asset, w=dict),
+        output_policy=OutputPolicyExecuteCount(limit=5),
+    )
+    def leak(data, w):  # type: ignore[no-untyped-def]
+        return {"w": w}
+
+    bob.code.request_code_execution(leak)
+    for request in admin_login(site.url, ADMIN).requests:
+        request.approve()  # approved by mistake
+    private = sy.ActionObject.from_obj({})
+    private.syft_action_saved_to_blob_store = False  # a small private half, held inline
+    twin = TwinObject(private_obj=private, mock_obj=reference_to(entry))
+
+    if skip:  # syft 0.9.5: the approved function reads Ada's data for Bob
+        stored = bob.api.services.action.set(reference_to(entry))
+        assert np.array_equal(result_of(bob.code.leak(data=asset, w=stored))["w"]["k"], secret)
+        bob.api.services.action.set(twin)  # and a twin's mock entry becomes readable by all
+        assert bob.api.services.blob_storage.read(entry).read()["k"].shape == secret.shape
+        return
+    for forged in (reference_to(entry), twin):
+        with pytest.raises(SyftException, match="stored data you cannot read"):
+            bob.api.services.action.set(forged)
+    with pytest.raises(SyftException, match="stored data you cannot read"):
+        bob.code.leak(data=asset, w=reference_to(entry))  # carried in the call (args_inline)
+    with pytest.raises(SyftException):
+        bob.api.services.blob_storage.read(entry)

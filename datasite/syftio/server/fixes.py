@@ -119,3 +119,36 @@ def fix_role_registry() -> None:
         return cls({p: c for p, c in full.items() if allowed(user_service_role, p)})
 
     UserServiceConfigRegistry.from_role = classmethod(from_role)  # type: ignore[assignment]
+
+
+def fix_blob_references() -> None:
+    """``action.set`` stored whatever blob entry an object named: a caller could send an
+    object pointing at someone else's stored data (another researcher's weights, an asset's
+    private half), which the server then read for it during an approved execution, and a
+    TwinObject's mock entry was even made readable by everyone. An object may now only name
+    blob entries its sender can read (what it uploaded itself; admins see every entry)."""
+    from syft.service.action.action_service import ActionService
+    from syft.types.errors import SyftException
+    from syft.types.twin_object import TwinObject
+
+    original: Callable[..., Any] = ActionService.set
+
+    @functools.wraps(original)
+    def set_checked(self: Any, context: Any, action_object: Any, *args: Any, **kwargs: Any) -> Any:
+        halves = (
+            (action_object.private_obj, action_object.mock_obj)
+            if isinstance(action_object, TwinObject)
+            else (action_object,)
+        )
+        blobs = context.server.services.blob_storage.stash
+        for half in halves:
+            entry = getattr(half, "syft_blob_storage_entry_id", None)
+            if entry is not None and not blobs.get_by_uid(context.credentials, uid=entry).is_ok():
+                log.warning("refused action.set naming a blob entry its sender cannot read")
+                raise SyftException(
+                    public_message="This object refers to stored data you cannot read; "
+                    "send the data itself."
+                )
+        return original(self, context, action_object, *args, **kwargs)
+
+    ActionService.set = set_checked  # type: ignore[method-assign]

@@ -8,7 +8,7 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 0. Import patches, before syft is first imported (how syft loads): ``fast_start``.
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
-   ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``,
+   ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``, ``blob_refs``,
    ``sealed_execution``, ``single_run``, ``result_inline``, ``read_once``, ``args_inline``,
    ``roles_once``, ``state_if_changed``, ``policy_once``.
    ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run`` wraps it: the
@@ -166,6 +166,17 @@ REGISTRY: tuple[Patch, ...] = (
         "GUEST_READ_ONLY_PATHS, and code.store_execution_output (forged history) is admin-only.",
         proof=f"{FIXES_TEST}::test_compliance_guest_is_read_only_only_with_the_fix",
         apply=lambda _: fixes.fix_role_registry(),
+    ),
+    Patch(
+        name="blob_refs",
+        stage=Stage.CLASS,
+        target="syft.service.action.action_service.ActionService.set",
+        why="action.set stored any blob entry id an object named: a researcher could point an "
+        "argument at another user's stored data and have an approved function read it for "
+        "them (and a TwinObject's mock entry was made world-readable): refused unless the "
+        "sender can read that entry.",
+        proof=f"{FIXES_TEST}::test_an_object_naming_someone_elses_stored_data_is_refused",
+        apply=lambda _: fixes.fix_blob_references(),
     ),
     Patch(
         name="sealed_execution",
