@@ -9,8 +9,9 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
    ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``, ``blob_refs``,
-   ``sealed_execution``, ``single_run``, ``result_inline``, ``read_once``, ``args_inline``,
-   ``roles_once``, ``state_if_changed``, ``policy_once``.
+   ``sealed_execution``, ``single_run``, ``result_inline``, ``assets_kept``, ``read_once``,
+   ``args_inline``, ``roles_once``, ``state_if_changed``, ``policy_once``. ``read_once``
+   wraps the store read that ``assets_kept`` replaced (within one call, then across calls).
    ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run`` wraps it: the
    single-run wrapper skips the mock-twin run, and the one run left goes to the sealed
    worker. ``read_once`` wraps ``_user_code_execute`` outside ``single_run``.
@@ -44,7 +45,16 @@ from pathlib import Path
 from typing import Any
 
 from datasite.audit.log import AuditLog
-from datasite.syftio.server import audit_hooks, callpath, fixes, payload, prune, sealed, startup
+from datasite.syftio.server import (
+    assetcache,
+    audit_hooks,
+    callpath,
+    fixes,
+    payload,
+    prune,
+    sealed,
+    startup,
+)
 
 log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
@@ -210,6 +220,17 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_call_path.py::"
         "test_a_call_returns_its_result_without_a_second_request",
         apply=lambda _: callpath.return_readable_results(),
+    ),
+    Patch(  # issue 14 (round overhead); applied before read_once, which wraps it
+        name="assets_kept",
+        stage=Stage.CLASS,
+        target="syft.service.action.action_store.ActionObjectStash.get (the server's own reads)",
+        why="Every call deserialized each bound asset again and reloaded its data from the "
+        "blob store (a cost growing with the dataset, paid every round): the server's reads of "
+        "an asset are kept between calls, within DATASITE_ASSET_CACHE_MB, and re-read as soon "
+        "as the stored row changes.",
+        proof="tests/integration/test_call_path.py::test_an_asset_is_kept_between_calls",
+        apply=lambda _: assetcache.keep_assets(assetcache.budget_mb()),
     ),
     Patch(  # issue 14 (round overhead)
         name="read_once",
