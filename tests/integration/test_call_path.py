@@ -110,9 +110,10 @@ def test_a_call_carries_its_own_arguments(
         assert np.array_equal(stored, np.arange(12, dtype=np.float32))
 
 
-READS = textwrap.dedent(
+COUNTING = textwrap.dedent(  # what the server reads and writes while it runs a call
     """
     import collections, sys
+    from pathlib import Path
     import numpy as np
     import syft as sy
     from syft.service.code.user_code_service import UserCodeService
@@ -146,13 +147,12 @@ READS = textwrap.dedent(
             reads["policy built"] += 1
         return build(self)
     ObjectStash.update, UserCode._get_input_policy = counted_update, counted_build
-    if sys.argv[1] == "patched":
-        from datasite.syftio.server import callpath
-        callpath.read_each_object_once()
-        callpath.look_up_roles_once()
-        callpath.write_code_state_if_changed()
-        callpath.build_input_policy_once()
-    server = sy.orchestra.launch(name="reads-" + sys.argv[1], reset=True)
+    """
+)
+
+APPROVED_TOTAL = textwrap.dedent(  # an in-process server, an asset, an approved function
+    """
+    server = sy.orchestra.launch(name=f"{Path(sys.argv[0]).stem}-{sys.argv[1]}", reset=True)
     admin = server.login(email="info@openmined.org", password="changethis")
     admin.register(name="a", email="a@x.org", password="pw-12345678", password_verify="pw-12345678")
     data = np.arange(12, dtype=np.float32)
@@ -161,28 +161,47 @@ READS = textwrap.dedent(
     client = server.login(email="a@x.org", password="pw-12345678")
     asset = client.datasets["d"].assets["x"]
     @sy.syft_function(
-        input_policy=sy.ExactMatch(x=asset), output_policy=OutputPolicyExecuteCount(limit=2)
+        input_policy=sy.ExactMatch(x=asset), output_policy=OutputPolicyExecuteCount(limit=LIMIT)
     )
     def total(x):
         return float(x.sum())
     client.code.request_code_execution(total)
     admin.requests[0].approve()
-    client.code.total(x=asset).get()
-    reads.clear()  # the second call: the first one also initialises the policies' state
-    value = client.code.total(x=asset).get()
-    print("READS", reads[str(asset.action_id)], reads["user"], value)
-    print("WRITES", reads["code written"], reads["policy built"])
-    # A state that does change is still written (here: a new limit, written by the server).
-    from syft.service.context import AuthedServiceContext
-    worker = server.python_server
-    codes = worker.services.user_code
-    code = codes.stash.get_all(worker.verify_key).unwrap()[0]
-    code.output_policy = OutputPolicyExecuteCount(limit=5)
-    context = AuthedServiceContext(server=worker, credentials=worker.verify_key)
-    codes.update_code_state(context, code)
-    stored = codes.stash.get_by_uid(worker.verify_key, code.id).unwrap()
-    print("CHANGED", stored._get_output_policy().limit)
     """
+)
+
+READS = (
+    COUNTING
+    + textwrap.dedent(
+        """
+        if sys.argv[1] == "patched":
+            from datasite.syftio.server import callpath
+            callpath.read_each_object_once()
+            callpath.look_up_roles_once()
+            callpath.write_code_state_if_changed()
+            callpath.build_input_policy_once()
+        """
+    )
+    + APPROVED_TOTAL.replace("LIMIT", "2")
+    + textwrap.dedent(
+        """
+        client.code.total(x=asset).get()
+        reads.clear()  # the second call: the first one also initialises the policies' state
+        value = client.code.total(x=asset).get()
+        print("READS", reads[str(asset.action_id)], reads["user"], value)
+        print("WRITES", reads["code written"], reads["policy built"])
+        # A state that does change is still written (here: a new limit, written by the server).
+        from syft.service.context import AuthedServiceContext
+        worker = server.python_server
+        codes = worker.services.user_code
+        code = codes.stash.get_all(worker.verify_key).unwrap()[0]
+        code.output_policy = OutputPolicyExecuteCount(limit=5)
+        context = AuthedServiceContext(server=worker, credentials=worker.verify_key)
+        codes.update_code_state(context, code)
+        stored = codes.stash.get_by_uid(worker.verify_key, code.id).unwrap()
+        print("CHANGED", stored._get_output_policy().limit)
+        """
+    )
 )
 
 
@@ -220,71 +239,44 @@ def test_each_object_and_role_is_read_once_per_call(tmp_path: Path) -> None:
     assert plain["limit"] == patched["limit"] == 5
 
 
-KEPT = """
-import collections, sys
-import numpy as np
-import syft as sy
-from syft.service.code.user_code_service import UserCodeService
-from syft.service.policy.policy import OutputPolicyExecuteCount
-from syft.store.db.stash import ObjectStash
-reads, counting = collections.Counter(), []
-call = UserCodeService._call
-def counted_call(self, *args, **kwargs):  # what the server reads while it runs the call
-    counting.append(True)
-    try:
-        return call(self, *args, **kwargs)
-    finally:
-        counting.clear()
-UserCodeService._call = counted_call
-original = ObjectStash.row_as_obj
-def row_as_obj(self, row):
-    obj = original(self, row)
-    if counting:
-        reads[str(obj.id)] += 1
-    return obj
-ObjectStash.row_as_obj = row_as_obj
-if sys.argv[1] == "patched":
-    from datasite.syftio.server import assetcache, callpath
-    assetcache.keep_assets(64)
-    callpath.read_each_object_once()
-server = sy.orchestra.launch(name="kept-" + sys.argv[1], reset=True)
-admin = server.login(email="info@openmined.org", password="changethis")
-admin.register(name="a", email="a@x.org", password="pw-12345678", password_verify="pw-12345678")
-data = np.arange(12, dtype=np.float32)
-asset = sy.Asset(name="x", data=data, mock=data * 0)
-admin.upload_dataset(sy.Dataset(name="d", asset_list=[asset]))
-client = server.login(email="a@x.org", password="pw-12345678")
-asset = client.datasets["d"].assets["x"]
-@sy.syft_function(
-    input_policy=sy.ExactMatch(x=asset), output_policy=OutputPolicyExecuteCount(limit=4)
+KEPT = (
+    COUNTING
+    + textwrap.dedent(
+        """
+        if sys.argv[1] == "patched":
+            from datasite.syftio.server import assetcache, callpath
+            assetcache.keep_assets(64)
+            callpath.read_each_object_once()
+        """
+    )
+    + APPROVED_TOTAL.replace("LIMIT", "4")
+    + textwrap.dedent(
+        """
+        sums = [client.code.total(x=asset).get()]
+        reads.clear()
+        sums.append(client.code.total(x=asset).get())
+        second = reads[str(asset.action_id)]
+        # The admin replaces the asset's private data in the store: the next call must see it.
+        from syft.service.action.action_object import ActionObject
+        worker = server.python_server
+        stash = worker.services.action.stash
+        twin = stash.get(asset.action_id, worker.verify_key).unwrap()
+        twin.private_obj = ActionObject.from_obj(data + 100, id=twin.private_obj.id)
+        stash.set_or_update(
+            uid=asset.action_id, credentials=worker.verify_key, syft_object=twin,
+            has_result_read_permission=True,
+        ).unwrap()
+        sums.append(client.code.total(x=asset).get())
+        stash.delete_by_uid(worker.verify_key, asset.action_id).unwrap()  # and then deletes it
+        try:
+            client.code.total(x=asset).get()
+            gone = 0
+        except Exception:
+            gone = 1
+        print("KEPT", second, gone, *sums)
+        """
+    )
 )
-def total(x):
-    return float(x.sum())
-client.code.request_code_execution(total)
-admin.requests[0].approve()
-sums = [client.code.total(x=asset).get()]
-reads.clear()
-sums.append(client.code.total(x=asset).get())
-second = reads[str(asset.action_id)]
-# The admin replaces the asset's private data in the store: the next call must see it.
-from syft.service.action.action_object import ActionObject
-worker = server.python_server
-stash = worker.services.action.stash
-twin = stash.get(asset.action_id, worker.verify_key).unwrap()
-twin.private_obj = ActionObject.from_obj(data + 100, id=twin.private_obj.id)
-stash.set_or_update(
-    uid=asset.action_id, credentials=worker.verify_key, syft_object=twin,
-    has_result_read_permission=True,
-).unwrap()
-sums.append(client.code.total(x=asset).get())
-stash.delete_by_uid(worker.verify_key, asset.action_id).unwrap()  # and then deletes it
-try:
-    client.code.total(x=asset).get()
-    gone = 0
-except Exception:
-    gone = 1
-print("KEPT", second, gone, *sums)
-"""
 
 
 def test_an_asset_is_kept_between_calls(tmp_path: Path) -> None:

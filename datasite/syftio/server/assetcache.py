@@ -27,19 +27,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from datasite.errors import ConfigError
+from datasite.syftio.server.callpath import stored_fields
 
 BUDGET_ENV, DEFAULT_BUDGET_MB = "DATASITE_ASSET_CACHE_MB", 1024
 _kept: collections.OrderedDict[Any, tuple[Any, Any]] = collections.OrderedDict()
 _lock = threading.Lock()
-
-
-def _stored_fields(stash: Any, key: Any) -> Any:
-    """The row's stored fields as the database returns them (None: no such row)."""
-    import sqlalchemy as sa
-
-    with stash.sessionmaker() as session:
-        query = sa.select(stash.table.c.fields).where(stash._get_field_filter("id", key))
-        return session.execute(query).scalar_one_or_none()
 
 
 def _size(twin: Any) -> int:
@@ -87,7 +79,7 @@ def keep_assets(budget_mb: int = DEFAULT_BUDGET_MB) -> None:
         if credentials != self.root_verify_key:
             return get(self, uid=uid, credentials=credentials, has_permission=has_permission)
         key = uid.id
-        fields = _stored_fields(self, key)  # before the read: a write in between shows
+        fields = stored_fields(self, key)  # before the read: a write in between shows
         with _lock:
             _trim(budget)
             kept = _kept.get(key)

@@ -188,8 +188,16 @@ def look_up_roles_once() -> None:
     _active.add("roles_once")
 
 
-def write_code_state_if_changed() -> None:
+def stored_fields(stash: Any, uid: Any) -> Any:
+    """A row's stored fields as the database returns them, not deserialized (None: no row)."""
     import sqlalchemy as sa
+
+    with stash.sessionmaker() as session:
+        query = sa.select(stash.table.c.fields).where(stash._get_field_filter("id", uid))
+        return session.execute(query).scalar_one_or_none()
+
+
+def write_code_state_if_changed() -> None:
     from syft.serde.json_serde import serialize_json
     from syft.service.code.user_code_service import UserCodeService
 
@@ -199,11 +207,7 @@ def write_code_state_if_changed() -> None:
 
     @functools.wraps(update)
     def update_code_state(self: Any, context: Any, code_item: Any) -> Any:
-        stash = self.stash
-        with stash.sessionmaker() as session:
-            stored = session.execute(
-                sa.select(stash.table.c.fields).where(stash._get_field_filter("id", code_item.id))
-            ).scalar_one_or_none()
+        stored = stored_fields(self.stash, code_item.id)
         if stored is not None and stored == serialize_json(code_item):
             return code_item  # nothing to write
         return update(self, context, code_item)
