@@ -190,6 +190,45 @@ def takes_inline_arguments(client: Any) -> bool:
         return False
 
 
+_PER_ITEM_BYTES = 256  # more than syft's serialization adds per value, key or container
+_PER_ARRAY_BYTES = 1024  # and per array (measured: 560-670 bytes)
+
+
+def _size_bound(value: Any) -> int | None:
+    """A cheap upper bound of ``value``'s serialized size for the plain values a call sends
+    (dicts and lists of arrays, numbers, text); None for anything else."""
+    import numpy as np
+
+    if isinstance(value, np.ndarray) and value.dtype != object:
+        return value.nbytes + _PER_ARRAY_BYTES
+    if value is None or isinstance(value, (bool, int, float, np.generic)):
+        return _PER_ITEM_BYTES
+    if isinstance(value, (str, bytes)):
+        return len(value) * 4 + _PER_ITEM_BYTES
+    items = list(value.items()) if isinstance(value, Mapping) else value
+    if not isinstance(items, (list, tuple)):
+        return None
+    total = _PER_ITEM_BYTES
+    for item in items:
+        size = _size_bound(item)
+        if size is None:
+            return None
+        total += size
+    return total
+
+
+def goes_to_blob_storage(value: Any, metadata: Any) -> bool:
+    """syft's own test (``can_upload_to_blob_storage``) serializes the whole value just to
+    measure it; a value clearly below the site's threshold (half of it, by a cheap upper
+    bound) skips that."""
+    from syft.service.blob_storage.util import can_upload_to_blob_storage
+
+    bound = _size_bound(value)
+    if bound is not None and bound * 2 < metadata.min_size_blob_storage_mb * 1024 * 1024:
+        return False
+    return bool(can_upload_to_blob_storage(value, metadata).unwrap())
+
+
 def uploaded(client: Any, values: Mapping[str, Any], inline: bool = False) -> dict[str, Any]:
     """The call's own arguments as objects for the call: stored at the site first, or (with
     ``inline``, for a site that :func:`takes_inline_arguments`) carried in the call itself.
@@ -200,7 +239,6 @@ def uploaded(client: Any, values: Mapping[str, Any], inline: bool = False) -> di
     login. Large arguments still go to the blob store first, and are stored before the call.
     """
     from syft.service.action.action_object import ActionObject
-    from syft.service.blob_storage.util import can_upload_to_blob_storage
 
     api, pointers = client.api, {}
     for key, value in values.items():
@@ -210,7 +248,7 @@ def uploaded(client: Any, values: Mapping[str, Any], inline: bool = False) -> di
             syft_server_location=api.server_uid,
         )
         stored.syft_server_uid = api.server_uid
-        if can_upload_to_blob_storage(value, client.metadata).unwrap():
+        if goes_to_blob_storage(value, client.metadata):
             stored._save_to_blob_storage().unwrap()
         else:
             stored.syft_action_saved_to_blob_store = False

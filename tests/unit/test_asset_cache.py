@@ -35,3 +35,26 @@ def test_the_least_recently_used_assets_go_first(monkeypatch: pytest.MonkeyPatch
     assert assetcache.kept_ids() == ["c", "a"]
     assetcache._trim(1000)  # smaller than any one asset: none is kept
     assert assetcache.kept_ids() == []
+
+
+def test_an_asset_larger_than_the_budget_is_not_kept_after_the_call_that_loaded_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """syft loads an asset's data during the call, after the read that kept it: the budget is
+    applied again when the call returns, so an asset that never fits is not held between
+    calls, and one that fits stays."""
+    monkeypatch.setattr(assetcache, "_kept", assetcache.collections.OrderedDict())
+
+    def call(n_bytes: int) -> str:
+        assetcache._kept["asset"] = kept(0)  # kept at its read, its data not loaded yet
+        loaded = kept(n_bytes)[1].ok().private_obj
+        assetcache._kept["asset"][
+            1
+        ].ok().private_obj.syft_action_data_cache = loaded.syft_action_data_cache
+        return "result"
+
+    run = assetcache.trimmed_after(call, budget=10_000)
+    assert run(50_000) == "result"
+    assert assetcache.kept_ids() == []  # 50 kB never fits 10 kB
+    assert run(1_000) == "result"
+    assert assetcache.kept_ids() == ["asset"]

@@ -12,8 +12,9 @@ their permission checks); results and arguments, which are not twins, are never 
 
 The budget is the site's ``DATASITE_ASSET_CACHE_MB`` (default 1024; 0 turns this off): the
 private data stay in the site process's memory between calls, where each call loads them
-anyway. It is checked at each read, so one asset larger than the budget is dropped at the
-next read after the call that loaded it.
+anyway. An asset's data are loaded during the call that reads it, so the budget is applied
+again when each call returns: an asset larger than the whole budget is used by that call and
+dropped right after it, never kept between calls.
 """
 
 from __future__ import annotations
@@ -65,14 +66,31 @@ def kept_ids() -> list[Any]:
         return list(_kept)
 
 
+def trimmed_after(call: Callable[..., Any], budget: int) -> Callable[..., Any]:
+    """``call``, after which the kept objects are trimmed to ``budget`` bytes (their data
+    are loaded by then, so their sizes are known)."""
+
+    @functools.wraps(call)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return call(*args, **kwargs)
+        finally:
+            with _lock:
+                _trim(budget)
+
+    return run
+
+
 def keep_assets(budget_mb: int = DEFAULT_BUDGET_MB) -> None:
     from syft.service.action.action_store import ActionObjectStash
+    from syft.service.code.user_code_service import UserCodeService
     from syft.types.twin_object import TwinObject
 
     get: Callable[..., Any] = ActionObjectStash.get
     budget = budget_mb * 1024 * 1024
     if getattr(get, "keeps_assets", False) or budget <= 0:
         return
+    UserCodeService._call = trimmed_after(UserCodeService._call, budget)  # type: ignore[method-assign]
 
     @functools.wraps(get)
     def stash_get(self: Any, uid: Any, credentials: Any, has_permission: bool = False) -> Any:

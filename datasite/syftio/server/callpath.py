@@ -37,16 +37,22 @@ execution cap, syft's ``OutputPolicyExecuteCount``) never changes. ``write_code_
 compares what would be written with the stored row and writes only when they differ: a policy
 whose state does change is written as before.
 
-**The input policy was built twice.** ``_call`` and ``_user_code_execute`` each deserialize
-the function's input policy from the same stored bytes; ``build_input_policy_once`` keeps the
-one built during a code call (keyed by the function and those bytes). The approval check in
+**The input policy was built twice a call.** ``_call`` and ``_user_code_execute`` each
+deserialize the function's input policy from the same stored bytes (ours: 72 kB, 22 ms, for
+its bound constants), every call again. ``build_input_policy_once`` deserializes a function's
+stored bytes once per process (keyed by the function and the bytes themselves, so a changed
+policy is read again) and gives each call its own deep copy (0.6 ms), shared within that
+call: nothing a call does to its policy reaches another call. The approval check in
 ``get_input_policy`` still runs each time.
 """
 
 from __future__ import annotations
 
+import collections
 import contextvars
+import copy
 import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -217,6 +223,28 @@ def write_code_state_if_changed() -> None:
     _active.add("state_if_changed")
 
 
+_built: collections.OrderedDict[Any, Any] = collections.OrderedDict()
+_built_lock = threading.Lock()
+BUILT_KEPT = 64  # functions whose input policy stays deserialized
+
+
+def _copy_of_built(key: Any, build: Callable[..., Any], code: Any) -> Any:
+    """A deep copy of the policy deserialized from ``key``'s bytes (once per process)."""
+    with _built_lock:
+        built = _built.get(key)
+        if built is not None:
+            _built.move_to_end(key)
+    if built is None:
+        built = build(code)
+        if built is None:  # a state syft could not read: nothing to keep
+            return None
+        with _built_lock:
+            _built[key] = built
+            while len(_built) > BUILT_KEPT:
+                _built.popitem(last=False)
+    return copy.deepcopy(built)
+
+
 def build_input_policy_once() -> None:
     from syft.service.code.user_code import UserCode
     from syft.service.code.user_code_service import UserCodeService
@@ -231,9 +259,10 @@ def build_input_policy_once() -> None:
         memo = _policies.get()
         if memo is None:
             return build(self)
-        found = memo.get((self.id, self.input_policy_state))
-        if found is None:  # built here; from no stored state, building also sets the state
-            found = memo[(self.id, self.input_policy_state)] = build(self)
+        key = (self.id, self.input_policy_state)
+        found = memo.get(key)
+        if found is None:  # from no stored state, building also sets the state
+            found = memo[key] = _copy_of_built(key, build, self) if key[1] else build(self)
         return found
 
     get_input_policy.once_per_call = True  # type: ignore[attr-defined]
