@@ -118,7 +118,7 @@ def reference_to(entry: Any) -> Any:
     return forged
 
 
-@pytest.mark.parametrize("skip", [FIXED, pytest.param("blob_refs", id="unfixed")])
+@pytest.mark.parametrize("skip", [FIXED, pytest.param("blob_refs,empty_pointers", id="unfixed")])
 def test_an_object_naming_someone_elses_stored_data_is_refused(
     sites: SiteFactory, skip: str
 ) -> None:
@@ -133,11 +133,15 @@ def test_an_object_naming_someone_elses_stored_data_is_refused(
     add_user(site.url, "bob@uni.example", "researcher")
     ada = login(site.url, "ada@uni.example", RESEARCHER_PASSWORD)
     secret = np.random.default_rng(0).random(300_000)  # 2.4 MB, incompressible: a blob entry
-    entry = uploaded(ada, {"w": {"k": secret}})["w"].syft_blob_storage_entry_id
+    weights = uploaded(ada, {"w": {"k": secret}})["w"]
+    entry = weights.syft_blob_storage_entry_id
     assert entry is not None  # Ada's own upload names her own entry: accepted
 
-    bob = login(site.url, "bob@uni.example", RESEARCHER_PASSWORD)  # knows the id (a leak)
+    bob = login(site.url, "bob@uni.example", RESEARCHER_PASSWORD)
     asset = bob.datasets["d"].assets["x"]
+    # Bob knows the id of Ada's object; the empty pointer syft hands him named her entry.
+    pointer = bob.api.services.action.get_pointer(weights.id)
+    assert pointer.syft_blob_storage_entry_id == (entry if skip else None)
 
     @sy.syft_function(
         input_policy=sy.MixedInputPolicy(client=bob, data=asset, w=dict),

@@ -152,3 +152,29 @@ def fix_blob_references() -> None:
         return original(self, context, action_object, *args, **kwargs)
 
     ActionService.set = set_checked  # type: ignore[method-assign]
+
+
+def fix_empty_pointers() -> None:
+    """``action.get_pointer`` of an object the caller may not read returns an empty copy
+    (``as_empty()``) that still names the object's blob entry: anyone who learned an object's
+    id learned where its data are stored. The empty copy now names none (a twin's public mock
+    is returned as before)."""
+    from syft.service.action.action_object import TwinMode
+    from syft.service.action.action_permissions import ActionObjectREAD
+    from syft.service.action.action_store import ActionObjectStash
+
+    original: Callable[..., Any] = ActionObjectStash.get_pointer
+
+    @functools.wraps(original)
+    def get_pointer(self: Any, uid: Any, credentials: Any, server_uid: Any) -> Any:
+        found = original(self, uid=uid, credentials=credentials, server_uid=server_uid)
+        pointer = found.ok() if found.is_ok() else None
+        if (
+            pointer is not None
+            and pointer.syft_twin_type is not TwinMode.MOCK
+            and not self.has_permission(ActionObjectREAD(uid=uid.id, credentials=credentials))
+        ):
+            pointer.syft_blob_storage_entry_id = None
+        return found
+
+    ActionObjectStash.get_pointer = get_pointer  # type: ignore[method-assign]

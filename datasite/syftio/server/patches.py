@@ -9,9 +9,10 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process):
    ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``, ``blob_refs``,
-   ``sealed_execution``, ``single_run``, ``result_inline``, ``assets_kept``, ``read_once``,
-   ``args_inline``, ``roles_once``, ``state_if_changed``, ``policy_once``. ``read_once``
-   wraps the store read that ``assets_kept`` replaced (within one call, then across calls).
+   ``empty_pointers``, ``sealed_execution``, ``single_run``, ``result_inline``,
+   ``assets_kept``, ``read_once``, ``args_inline``, ``roles_once``, ``state_if_changed``,
+   ``policy_once``. ``read_once`` wraps the store read that ``assets_kept`` replaced (within
+   one call, then across calls).
    ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run`` wraps it: the
    single-run wrapper skips the mock-twin run, and the one run left goes to the sealed
    worker. ``read_once`` wraps ``_user_code_execute`` outside ``single_run``.
@@ -187,6 +188,16 @@ REGISTRY: tuple[Patch, ...] = (
         "sender can read that entry.",
         proof=f"{FIXES_TEST}::test_an_object_naming_someone_elses_stored_data_is_refused",
         apply=lambda _: fixes.fix_blob_references(),
+    ),
+    Patch(
+        name="empty_pointers",
+        stage=Stage.CLASS,
+        target="syft.service.action.action_store.ActionObjectStash.get_pointer",
+        why="action.get_pointer of an object the caller may not read returned an empty copy "
+        "that still named the object's blob entry (where its data are stored): the copy now "
+        "names none.",
+        proof=f"{FIXES_TEST}::test_an_object_naming_someone_elses_stored_data_is_refused",
+        apply=lambda _: fixes.fix_empty_pointers(),
     ),
     Patch(
         name="sealed_execution",
