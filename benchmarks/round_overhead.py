@@ -10,6 +10,11 @@ sandbox, the egress check, the audit), so the ratio depends on how long a site c
 3-site run is repeated with 4x the training images per site (``..._sites3_large``) to show it
 at a longer round.
 
+``site_cpu_per_call_s``: the CPU seconds each site's own process spends per call (request
+handling, store, audit, pruning; not the sandbox that runs the code), averaged over the sites.
+On a shared two-core machine the wall-time ratio moves by +-0.05 between runs; this figure
+is steadier, so it is the one to compare when a change to the call path is measured.
+
     .venv/bin/python -m benchmarks.round_overhead
 """
 
@@ -81,11 +86,15 @@ def measure(sites: list[SiteProcess], out: Path, dataset: str = "bench") -> dict
             if str(request.code.service_func_name) == code.function_name(exp):
                 request.approve()
     store_before = settled_store_bytes(sites)
+    cpu_before = [site.cpu_seconds() for site in sites]
     rounds: list[dict[str, Any]] = api.train(fed, exp, out)["per_round"]
     growth = (settled_store_bytes(sites) - store_before) / 1e6 / len(rounds)
+    calls = len(rounds) + 1  # one per round and the final evaluation, at each site
+    cpu = [(site.cpu_seconds() - b) / calls for site, b in zip(sites, cpu_before, strict=True)]
     wall = statistics.mean(r["wall_s"] for r in rounds)
     compute = statistics.mean(r["site_compute_s"] for r in rounds)
-    return {"wall": wall, "compute": compute, "ratio": wall / compute, "store_mb": growth}
+    return {"wall": wall, "compute": compute, "ratio": wall / compute, "store_mb": growth,
+            "site_cpu": statistics.mean(cpu)}  # fmt: skip
 
 
 def main() -> None:
@@ -111,6 +120,7 @@ def main() -> None:
                 print(f"slowest_site_compute_s_sites{n}={result['compute']:.2f}")
                 print(f"round_overhead_ratio_sites{n}={result['ratio']:.2f}")
                 print(f"round_overhead_s_sites{n}={result['wall'] - result['compute']:.2f}")
+                print(f"site_cpu_per_call_s_sites{n}={result['site_cpu']:.3f}")
             print(f"round_overhead_ratio={result['ratio']:.2f}")
             print(f"store_growth_mb_per_round={result['store_mb']:.2f} "
                   f"(all {len(sites)} sites' stores, database + blobs)")  # fmt: skip

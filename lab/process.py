@@ -113,6 +113,14 @@ class SiteProcess:
         state = self.data_dir / "state"
         return sum(f.stat().st_size for f in state.rglob("*") if f.is_file())
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the site's own process has used so far: its request
+        handling and background threads, not the sandbox processes that run the code."""
+        if self.process is None:
+            return 0.0
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def __enter__(self) -> SiteProcess:
         self.start()
         return self

@@ -35,3 +35,32 @@ def test_stop_launched_leaves_a_process_that_is_not_our_datasite(tmp_path: Path)
     assert not _alive(os.getpid(), str(tmp_path / "north"))  # pid reused by someone else
     assert stop_launched(tmp_path) == []  # and we are still running
     assert not (tmp_path / STATE_FILE).exists()
+
+
+def test_a_site_process_cpu_time_counts_its_own_work_only(tmp_path: Path) -> None:
+    """benchmarks.round_overhead's site_cpu_per_call_s reads this: the process's own CPU
+    (here a busy loop of ~0.3 s), not that of the children it starts (the sandbox)."""
+    import subprocess
+    import sys
+
+    from datasite.config import AdminCredentials
+    from lab.process import SiteProcess
+
+    site = SiteProcess("north", tmp_path, AdminCredentials(email="a@b.example", password="x"))
+    assert site.cpu_seconds() == 0.0  # not started
+    busy = (
+        "import subprocess, sys, time\n"
+        "subprocess.run([sys.executable, '-c', 'import time\\nt=time.time()\\n"
+        "while time.time() - t < 0.5: pass'])\n"
+        "t = time.process_time()\n"
+        "while time.process_time() - t < 0.3: pass\n"
+        "print('done', flush=True)\n"
+        "time.sleep(30)\n"
+    )
+    site.process = subprocess.Popen([sys.executable, "-c", busy], stdout=subprocess.PIPE)
+    try:
+        assert site.process.stdout is not None and site.process.stdout.readline() == b"done\n"
+        assert 0.3 <= site.cpu_seconds() < 0.75  # its own 0.3 s (and start-up), not the child's
+    finally:
+        site.process.kill()
+        site.process.wait()
