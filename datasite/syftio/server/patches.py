@@ -11,8 +11,8 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
    ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``, ``blob_refs``,
    ``empty_pointers``, ``sealed_execution``, ``single_run``, ``result_inline``,
    ``assets_kept``, ``read_once``, ``args_inline``, ``roles_once``, ``state_if_changed``,
-   ``policy_once``. ``read_once`` wraps the store read that ``assets_kept`` replaced (within
-   one call, then across calls).
+   ``policy_once``, ``history_counted``. ``read_once`` wraps the store read that
+   ``assets_kept`` replaced (within one call, then across calls).
    ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run`` wraps it: the
    single-run wrapper skips the mock-twin run, and the one run left goes to the sealed
    worker. ``read_once`` wraps ``_user_code_execute`` outside ``single_run``.
@@ -51,6 +51,7 @@ from datasite.syftio.server import (
     audit_hooks,
     callpath,
     fixes,
+    history,
     payload,
     prune,
     sealed,
@@ -300,6 +301,19 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_call_path.py::"
         "test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: callpath.build_input_policy_once(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="history_counted",
+        stage=Stage.CLASS,
+        target="syft.service.policy.policy.OutputPolicyExecuteCount.count (server side), "
+        "syft.service.code.user_code.UserCode.get_output_history",
+        why="Each call read every earlier execution record of the function twice, each one "
+        "deserialized (growing with the rounds): the cap counts the rows without "
+        "deserializing them, and _call's read of the history (used only when a call is "
+        "refused) happens when it is first looked at.",
+        proof="tests/integration/test_call_path.py::"
+        "test_each_object_and_role_is_read_once_per_call",
+        apply=lambda _: history.install(),
     ),
     Patch(
         name="audit_hooks",
