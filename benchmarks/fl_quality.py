@@ -13,11 +13,15 @@ scored on the pooled validation splits of the three sites.
 - ``central_restart``: centralised training whose Adam state restarts every
   ``local_epochs`` (what a site's optimiser does every round): isolates that suspect.
 - ``fedavg_nofedbn``: FedAvg averaging the batch-norm layers too (the old behaviour).
+- ``--seeds 0,1,2``: every run once per seed (model init and batch order), then
+  ``mean_<figure>`` lines: the mean over the seeds, each seed's value after it.
+- Scored on 1440 validation images (``--test-n 400`` held-out files per site plus the sites'
+  validation splits; ``fl_setup``): one standard error of the accuracy ratio is ~0.012.
 
-    .venv/bin/python -m benchmarks.fl_quality [--n 400] [--rounds 30] [--converge 1] [--jobs 1]
+    .venv/bin/python -m benchmarks.fl_quality [--n 400] [--rounds 30] [--seeds 0] [--jobs 1]
 
-At the default size this is about 900 epochs of 960 images (plus the data, generated once):
-13 minutes with ``--jobs 2`` on a 2-core machine, about 4 minutes with ``--jobs 16``.
+At the default size this is about 900 epochs of 960 images per seed (plus the data, generated
+once): ~17 minutes per setting and seed with ``--jobs 2`` on a 2-core machine, ~4 with 16.
 """
 
 from __future__ import annotations
@@ -31,14 +35,17 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
 
+import numpy as np
+
 from benchmarks import fl_setup
 from benchmarks.fl_setup import Data, alone, experiment, federated, pooled
 
 Scores = dict[str, dict[str, float]]  # method -> {"accuracy", "auc"}
 FEDPROX_MU = 0.01
 FULL_N = 400
-ALL_METHODS = ("fedavg", "fedavg_nofedbn", "fedavgm", "fedadam", "fedprox")
+ALL_METHODS = ("fedavg", "fedavg_nofedbn", "fedavgm", "fedadam", "fedprox", "central_restart")
 SKIP: set[str] = set()  # methods left out by --methods
+TEST_N = 400  # held-out files per site scored with the validation splits
 
 
 def federated_methods(setting: str) -> dict[str, dict[str, Any]]:
@@ -74,19 +81,21 @@ def print_scores(setting: str, results: Scores) -> None:
 Job = tuple[Callable[..., Any], tuple[Any, ...]]
 
 
-def jobs_for(setting: str, parts: list[Data], converge: int) -> dict[str, Job]:
-    """Every training run of one setting: name -> (function, arguments)."""
-    exp, everything = experiment(), pooled(parts)
+def jobs_for(setting: str, parts: list[Data], converge: int, seed: int) -> dict[str, Job]:
+    """Every training run of one setting and seed: name -> (function, arguments)."""
+    exp, everything = experiment(seed=seed), pooled(parts)
     epochs = exp.rounds * exp.local_epochs
     jobs: dict[str, Job] = {}
     if converge > 1:
-        long = experiment(rounds=exp.rounds * converge)
+        long = experiment(seed=seed, rounds=exp.rounds * converge)
         jobs["central_converged"] = (alone, (everything, everything, long, epochs * converge))
         jobs["fedavg_converged"] = (federated, (parts, long))
     jobs["central"] = (alone, (everything, everything, exp, epochs))
-    jobs["central_restart"] = (alone, (everything, everything, exp, epochs, exp.local_epochs))
+    if "central_restart" not in SKIP:
+        restart = (everything, everything, exp, epochs, exp.local_epochs)
+        jobs["central_restart"] = (alone, restart)
     for method, overrides in federated_methods(setting).items():
-        jobs[method] = (federated, (parts, experiment(**overrides)))
+        jobs[method] = (federated, (parts, experiment(seed=seed, **overrides)))
     for index, part in enumerate(parts):
         jobs[f"local_only_site{index}"] = (alone, (part, everything, exp, epochs))
     return jobs
@@ -106,9 +115,9 @@ def run_jobs(jobs: dict[Any, Job], workers: int) -> dict[Any, Any]:
         return done
 
 
-def report_setting(setting: str, done: dict[str, Any]) -> None:
-    """Print one setting's key=value lines from its finished jobs."""
-    results: Scores = {"central": done["central"], "central_restart": done["central_restart"]}
+def report_setting(setting: str, done: dict[str, Any]) -> Scores:
+    """Print one setting's key=value lines from its finished jobs; return its scores."""
+    results: Scores = {k: done[k] for k in ("central", "central_restart") if k in done}
     results |= {m: done[m][-1] for m in federated_methods(setting)}
     results |= {k: v for k, v in done.items() if k.startswith("local_only_")}
     print_scores(setting, results)
@@ -125,6 +134,38 @@ def report_setting(setting: str, done: dict[str, Any]) -> None:
         convergence(setting, done["central_converged"], done["fedavg_converged"])
     elif "fedavg" in done:
         rounds_to_95(setting, done["central"], done["fedavg"])
+    return results
+
+
+def over_central(run: Scores, method: str, metric: str = "accuracy") -> float:
+    return run[method][metric] / run["central"][metric]
+
+
+def above_best_site(run: Scores, metric: str) -> float:
+    """FedAvg's score minus the best site-alone score (> 0: FedAvg beats every site)."""
+    sites = [score[metric] for name, score in run.items() if name.startswith("local_only_")]
+    return run["fedavg"][metric] - max(sites)
+
+
+def report_means(setting: str, seeds: list[int], runs: list[Scores]) -> None:
+    """``mean_*`` lines: each figure's mean over the seeds, then each seed's value."""
+
+    def line(name: str, values: list[float]) -> None:
+        each = "/".join(f"{v:.3f}" for v in values)
+        print(f"mean_{name}_{setting}={np.mean(values):.3f} (seeds {seeds}: {each})")
+
+    for method in [m for m in runs[0] if m != "central"]:
+        line(f"{method}_over_central", [over_central(r, method) for r in runs])
+        line(f"{method}_auc_over_central", [over_central(r, method, "auc") for r in runs])
+    fed = [m for m in federated_methods(setting) if m != "fedavg_nofedbn"]
+    mean_of = {m: float(np.mean([over_central(r, m) for r in runs])) for m in fed}
+    if mean_of:
+        best = max(mean_of, key=lambda m: mean_of[m])
+        print(f"mean_best_federated_{setting}={best}")
+        print(f"mean_best_federated_over_central_{setting}={mean_of[best]:.3f}")
+    if "fedavg" in runs[0]:
+        line("fedavg_acc_minus_best_site", [above_best_site(r, "accuracy") for r in runs])
+        line("fedavg_auc_minus_best_site", [above_best_site(r, "auc") for r in runs])
 
 
 def convergence(setting: str, central: dict[str, float], curve: list[dict[str, float]]) -> None:
@@ -161,7 +202,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--settings", default="iid,noniid")
     parser.add_argument("--lr", type=float, default=fl_setup.DEFAULTS["lr"], help="local lr")
     parser.add_argument("--local-epochs", type=int, default=fl_setup.DEFAULTS["local_epochs"])
-    parser.add_argument("--seed", type=int, default=0, help="model init and batch order")
+    parser.add_argument("--seeds", default="0", help="model init and batch order, e.g. 0,1,2")
+    parser.add_argument("--test-n", type=int, default=TEST_N, help="held-out files per site")
     parser.add_argument("--batch-size", type=int, default=fl_setup.DEFAULTS["batch_size"])
     parser.add_argument("--lr-schedule", default=fl_setup.DEFAULTS["lr_schedule"])
     parser.add_argument("--methods", default="", help="federated methods to run; empty = all")
@@ -177,13 +219,13 @@ def main() -> None:
     fl_setup.SIZE = args.size
     fl_setup.DEFAULTS["lr"] = args.lr
     fl_setup.DEFAULTS["local_epochs"] = args.local_epochs
-    fl_setup.DEFAULTS["seed"] = args.seed
     fl_setup.DEFAULTS["batch_size"] = args.batch_size
     fl_setup.DEFAULTS["lr_schedule"] = args.lr_schedule
     SKIP.update(m for m in ALL_METHODS if args.methods and m not in args.methods.split(","))
     started = time.perf_counter()
     settings = args.settings.split(",")
-    data = {setting: fl_setup.load_setting(setting, args.n) for setting in settings}
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    data = {setting: fl_setup.load_setting(setting, args.n, args.test_n) for setting in settings}
     exp = experiment()
     print(f"setup: 3 sites x {args.n} DICOM files per setting at {args.size}px; "
           f"model {exp.model.model_dump()}; {exp.optimizer} lr {exp.lr} ({exp.lr_schedule}), "
@@ -194,16 +236,23 @@ def main() -> None:
     if args.n < FULL_N or args.size < fl_setup.SIZE_DEFAULT:
         print(f"note: ran small (--n {args.n}, --size {args.size}); figures are noisier")
     jobs = {
-        (s, name): job
+        (s, seed, name): job
         for s, p in data.items()
-        for name, job in jobs_for(s, p, args.converge).items()
+        for seed in seeds
+        for name, job in jobs_for(s, p, args.converge, seed).items()
     }
     # The longest first, so that parallel workers finish together.
-    jobs = dict(sorted(jobs.items(), key=lambda item: "converged" not in item[0][1]))
+    jobs = dict(sorted(jobs.items(), key=lambda item: "converged" not in item[0][2]))
     done = run_jobs(jobs, args.jobs)
     for setting, parts in data.items():
         print(describe(setting, parts))
-        report_setting(setting, {name: v for (s, name), v in done.items() if s == setting})
+        runs = []
+        for seed in seeds:
+            print(f"seed={seed}")
+            of_run = {name: v for (s, sd, name), v in done.items() if (s, sd) == (setting, seed)}
+            runs.append(report_setting(setting, of_run))
+        if len(seeds) > 1:
+            report_means(setting, seeds, runs)
     print(f"wall_seconds={time.perf_counter() - started:.1f}")
 
 
