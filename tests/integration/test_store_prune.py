@@ -4,7 +4,11 @@ cap still holds and the audit log keeps every execution's output hash."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -72,3 +76,68 @@ def test_earlier_results_are_pruned_and_the_cap_still_holds(sites: SiteFactory) 
     executed = [r for r in AuditLog(site.data_dir / "audit").records() if r["event"] == "executed"]
     assert len(executed) == 4
     assert all(len(r["details"]["output"]["sha256"]) == 64 for r in executed)
+
+
+PRUNER_READS = textwrap.dedent(  # an in-process server with the pruner, approved code, 8 calls
+    """
+    import collections, sys, threading
+    from pathlib import Path
+    import numpy as np
+    import syft as sy
+    from syft.service.output.output_service import ExecutionOutput
+    from syft.service.policy.policy import OutputPolicyExecuteCount
+    from syft.store.db.stash import ObjectStash
+    from datasite.syftio.server import prune
+    reads = collections.Counter()
+    original = ObjectStash.row_as_obj
+    def row_as_obj(self, row):  # execution records the pruning thread deserializes
+        obj = original(self, row)
+        if isinstance(obj, ExecutionOutput) and threading.current_thread().name.startswith("prune"):
+            reads["records"] += 1
+        return obj
+    ObjectStash.row_as_obj = row_as_obj
+    server = sy.orchestra.launch(name=f"prune-reads-{Path(sys.argv[0]).parent.name}", reset=True)
+    admin = server.login(email="info@openmined.org", password="changethis")
+    admin.register(name="a", email="a@x.org", password="pw-12345678", password_verify="pw-12345678")
+    data = np.arange(12, dtype=np.float32)
+    asset = sy.Asset(name="x", data=data, mock=data)
+    admin.upload_dataset(sy.Dataset(name="d", asset_list=[asset]))
+    client = server.login(email="a@x.org", password="pw-12345678")
+    asset = client.datasets["d"].assets["x"]
+    @sy.syft_function(
+        input_policy=sy.MixedInputPolicy(client=client, x=asset, w=float),
+        output_policy=OutputPolicyExecuteCount(limit=20),
+    )
+    def total(x, w):
+        return float(x.sum()) + w
+    client.code.request_code_execution(total)
+    admin.requests[0].approve()
+    pruner = prune.install(server.python_server)
+    per_call, values = [], []
+    for index in range(8):
+        reads.clear()
+        values.append(client.code.total(x=asset, w=float(index)).get())
+        pruner.pool.submit(lambda: None).result()  # this call's pruning has finished
+        per_call.append(reads["records"])
+    print("RECORDS", *per_call)
+    print("VALUES", *values)
+    print("KNOWN", len(pruner.known[str(client.code[0].id)]), len(pruner.done))
+    """
+)
+
+
+def test_pruning_reads_only_the_records_it_has_not_pruned(tmp_path: Path) -> None:
+    """The pruning thread's work per call does not grow with the rounds: it deserializes the
+    new call's execution record and the one it prunes, not the whole history (which it did:
+    1, 2, ..., 8 records in calls 1..8)."""
+    script = tmp_path / "prune_reads.py"
+    script.write_text(PRUNER_READS)
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=300
+    )
+    lines = {x.split()[0]: x.split()[1:] for x in done.stdout.splitlines() if x[:1].isupper()}
+    assert "KNOWN" in lines, done.stdout[-2000:] + done.stderr[-2000:]
+    assert [int(n) for n in lines["RECORDS"]] == [1, 2, 2, 2, 2, 2, 2, 2]
+    assert [float(v) for v in lines["VALUES"]] == [66.0 + i for i in range(8)]
+    # All 8 executions are known; the 7 before the last were pruned.
+    assert [int(n) for n in lines["KNOWN"]] == [8, 7]

@@ -43,8 +43,9 @@ class LazyHistory(Sequence[Any]):
         return self._all()[index]
 
 
-def count_rows(stash: Any, credentials: Any, filters: dict[str, Any]) -> int:
-    """How many rows ``stash.get_all(credentials, filters)`` would return, none deserialized."""
+def rows(stash: Any, credentials: Any, filters: dict[str, Any]) -> list[Any]:
+    """The rows ``stash.get_all(credentials, filters)`` would deserialize, not deserialized
+    (each has ``.id``, a UID; ``stash.row_as_obj(row)`` gives the object)."""
     from syft.store.db.stash import parse_filters
 
     with stash.sessionmaker() as session:
@@ -52,7 +53,12 @@ def count_rows(stash: Any, credentials: Any, filters: dict[str, Any]) -> int:
         query = query.with_permissions(credentials, stash.get_role(credentials, session=session))
         for field, operator, value in parse_filters(filters):
             query = query.filter(field, operator, value)
-        return len(query.execute(session).all())
+        return list(query.execute(session).all())
+
+
+def count_rows(stash: Any, credentials: Any, filters: dict[str, Any]) -> int:
+    """How many rows ``stash.get_all(credentials, filters)`` would return, none deserialized."""
+    return len(rows(stash, credentials, filters))
 
 
 def count_history_rows() -> None:

@@ -10,7 +10,9 @@ caller's uploaded arguments; never a dataset's assets, never an argument the new
 are deleted in a background thread, off the call's path. The caller has fetched them by then:
 the coordinator reads each reply before its next call. Which executions are earlier is known
 from that thread's last read of the function's history (the store is read on the call's path
-only at a function's first call after launch: the history grows every round). What stays:
+only at a function's first call after launch: the history grows every round). That read takes
+the history's rows without deserializing them and deserializes only the records not pruned yet
+(the latest call's and the one before it), so its cost does not grow with the rounds. What stays:
 
 - syft's ``ExecutionOutput`` records (a few hundred bytes each): the execution cap counts them;
 - our audit log: every execution's output keys, shapes, dtypes, bytes and sha256, written
@@ -28,6 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from datasite.syftio.server import history
 from datasite.syftio.server import requests as rr
 
 log = logging.getLogger(__name__)
@@ -43,26 +46,32 @@ class Pruner:
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune")
 
-    def history(self, code_id: Any) -> list[Any]:
+    def history(self, code_id: Any) -> dict[str, Any]:
+        """The function's execution records as rows (not deserialized), by id."""
         stash = self.worker.services.output.stash
-        found: list[Any] = stash.get_by_user_code_id(self.worker.verify_key, code_id).unwrap()
-        return found
+        found = history.rows(stash, self.worker.verify_key, {"user_code_id": code_id})
+        return {row.id.no_dash: row for row in found}
+
+    def records(self, rows: list[Any]) -> list[Any]:
+        stash = self.worker.services.output.stash
+        return [stash.row_as_obj(row) for row in rows]
 
     def recorded(self, code_id: Any) -> set[str]:
         """The ids of the function's executions recorded so far: as the pruning thread last
         read them (a subset of the store's while a prune is under way: it prunes less, never
         more), else from the store."""
         known = self.known.get(str(code_id))
-        return set(known) if known is not None else {o.id.no_dash for o in self.history(code_id)}
+        return set(known) if known is not None else set(self.history(code_id))
 
     def after_call(self, code_id: Any, before: set[str]) -> None:
         """Prune the executions recorded before this call (their ids are ``before``)."""
         with self.lock:
-            outputs = self.history(code_id)
-            self.known[str(code_id)] = {o.id.no_dash for o in outputs}
-            current = [o for o in outputs if o.id.no_dash not in before]
+            rows = self.history(code_id)
+            self.known[str(code_id)] = set(rows)
+            current = self.records([row for uid, row in rows.items() if uid not in before])
             keep = {str(uid) for o in current for uid in _ids(o)}
-            old = [o for o in outputs if o.id.no_dash in before and o.id.no_dash not in self.done]
+            undone = [row for uid, row in rows.items() if uid in before and uid not in self.done]
+            old = self.records(undone)
             assets = set(rr.asset_index(self.worker))
             doomed = {
                 str(uid): uid
