@@ -46,7 +46,7 @@ class Pruner:
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="prune")
 
-    def history(self, code_id: Any) -> dict[str, Any]:
+    def history_rows(self, code_id: Any) -> dict[str, Any]:
         """The function's execution records as rows (not deserialized), by id."""
         stash = self.worker.services.output.stash
         found = history.rows(stash, self.worker.verify_key, {"user_code_id": code_id})
@@ -61,12 +61,12 @@ class Pruner:
         read them (a subset of the store's while a prune is under way: it prunes less, never
         more), else from the store."""
         known = self.known.get(str(code_id))
-        return set(known) if known is not None else set(self.history(code_id))
+        return set(known) if known is not None else set(self.history_rows(code_id))
 
     def after_call(self, code_id: Any, before: set[str]) -> None:
         """Prune the executions recorded before this call (their ids are ``before``)."""
         with self.lock:
-            rows = self.history(code_id)
+            rows = self.history_rows(code_id)
             self.known[str(code_id)] = set(rows)
             current = self.records([row for uid, row in rows.items() if uid not in before])
             keep = {str(uid) for o in current for uid in _ids(o)}
