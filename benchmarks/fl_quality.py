@@ -139,7 +139,9 @@ def report_setting(setting: str, done: dict[str, Any]) -> Scores:
 
 
 def over_central(run: Scores, method: str, metric: str = "accuracy") -> float:
-    return run[method][metric] / run["central"][metric]
+    """``method``'s score over centralised training's; nan where that is 0 (as ``ratio``)."""
+    reference = run["central"][metric]
+    return run[method][metric] / reference if reference > 0 else float("nan")
 
 
 def above_best_site(run: Scores, metric: str) -> float:

@@ -139,5 +139,6 @@ def test_pruning_reads_only_the_records_it_has_not_pruned(tmp_path: Path) -> Non
     assert "KNOWN" in lines, done.stdout[-2000:] + done.stderr[-2000:]
     assert [int(n) for n in lines["RECORDS"]] == [1, 2, 2, 2, 2, 2, 2, 2]
     assert [float(v) for v in lines["VALUES"]] == [66.0 + i for i in range(8)]
-    # All 8 executions are known; the 7 before the last were pruned.
+    # All 8 executions are known; the 7 before the last were handed to pruning (``done``);
+    # that their objects are really deleted is the HTTP test's store-growth assertion.
     assert [int(n) for n in lines["KNOWN"]] == [8, 7]
