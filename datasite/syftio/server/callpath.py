@@ -1,4 +1,4 @@
-"""Six costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
+"""Eight costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
 
 **Each argument took a request of its own.** syft's client stores every plain argument of a
 call with its own ``action.set`` request (the reply echoing the whole value back) and then
@@ -44,6 +44,20 @@ stored bytes once per process (keyed by the function and the bytes themselves, s
 policy is read again) and gives each call its own deep copy (0.6 ms), shared within that
 call: nothing a call does to its policy reaches another call. The approval check in
 ``get_input_policy`` still runs each time.
+
+**Each stored object was read back.** syft's ``ObjectStash.set`` serializes the object,
+deserializes that to check it can be read, inserts the row, then reads the row back and
+deserializes it again to return it (the action store's ``set_or_update``, which stores each
+call's arguments and result, throws that object away). ``return_checked_object`` returns the
+object the check deserialized from the very fields written: the same data, one query and one
+deserialization fewer per stored object. The row is the one just inserted in the same session,
+owned by (so readable with) the credentials the read-back uses.
+
+**Each call read the approval eight times.** ``UserCode.get_status`` reads the function's
+status record from the store on every look (the execution check, both policies' getters,
+twice each, ...). ``read_status_once`` reads it once per code call: the first look decides the
+whole call, as if an admin's decision landed just after the call was let in (nothing in a
+call changes a status; the next call reads it again).
 """
 
 from __future__ import annotations
@@ -65,6 +79,12 @@ _roles: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
 )
 _policies: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
     "policies", default=None
+)
+_statuses: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "statuses", default=None
+)
+_stored: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "stored", default=None
 )
 
 
@@ -269,3 +289,77 @@ def build_input_policy_once() -> None:
     UserCodeService._call = _with_memo(_policies, call)  # type: ignore[method-assign]
     UserCode._get_input_policy = get_input_policy  # type: ignore[method-assign]
     _active.add("policy_once")
+
+
+def return_checked_object() -> None:
+    from syft.store.db import stash as module
+    from syft.store.db.stash import ObjectStash
+    from syft.types.result import Ok
+
+    store: Callable[..., Any] = ObjectStash.set
+    read: Callable[..., Any] = ObjectStash.get_by_uid
+    serialize, deserialize = module.serialize_json, module.deserialize_json
+    if getattr(store, "returns_checked", False):
+        return
+
+    @functools.wraps(store)
+    def set_(self: Any, credentials: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
+        token = _stored.set({"obj": obj})  # what this set writes, and what its check read
+        try:
+            return store(self, credentials, obj, *args, **kwargs)
+        finally:
+            _stored.reset(token)
+
+    def serialize_json(value: Any, *args: Any, **kwargs: Any) -> Any:
+        fields = serialize(value, *args, **kwargs)
+        memo = _stored.get()
+        if memo is not None and value is memo["obj"]:
+            memo["fields"] = fields
+        return fields
+
+    def deserialize_json(value: Any, *args: Any, **kwargs: Any) -> Any:
+        found = deserialize(value, *args, **kwargs)
+        memo = _stored.get()
+        if memo is not None and "fields" in memo and value is memo["fields"]:
+            memo["checked"] = found
+        return found
+
+    @functools.wraps(read)
+    def get_by_uid(self: Any, credentials: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
+        memo = _stored.get()
+        if memo is not None and "checked" in memo and uid == memo["obj"].id:
+            return Ok(memo.pop("checked"))  # the read-back at the end of this set
+        return read(self, credentials, uid, *args, **kwargs)
+
+    set_.returns_checked = True  # type: ignore[attr-defined]
+    ObjectStash.set, ObjectStash.get_by_uid = set_, get_by_uid  # type: ignore[method-assign]
+    module.serialize_json, module.deserialize_json = serialize_json, deserialize_json
+    _active.add("stored_not_reread")
+
+
+def read_status_once() -> None:
+    from syft.service.code.user_code import UserCode
+    from syft.service.code.user_code_service import UserCodeService
+
+    call: Callable[..., Any] = UserCodeService._call
+    get_status: Callable[..., Any] = UserCode.get_status
+    if getattr(get_status, "once_per_call", False):
+        return
+
+    @functools.wraps(get_status)
+    def status(self: Any, context: Any) -> Any:
+        memo = _statuses.get()
+        if memo is None or context is None or self.status_link is None:
+            return get_status(self, context)
+        key = self.status_link.object_uid
+        if key not in memo:
+            found = get_status(self, context)
+            if not found.is_ok():
+                return found
+            memo[key] = found
+        return memo[key]
+
+    status.once_per_call = True  # type: ignore[attr-defined]
+    UserCodeService._call = _with_memo(_statuses, call)  # type: ignore[method-assign]
+    UserCode.get_status = status  # type: ignore[method-assign]
+    _active.add("status_once")

@@ -7,15 +7,15 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 
 0. Import patches, before syft is first imported (how syft loads): ``fast_start``.
 1. Class patches, before the Datasite object exists (they change syft's classes and module
-   functions for the whole process):
-   ``array_repr``, ``payload_walk``, ``execution_cap``, ``role_registry``, ``blob_refs``,
-   ``empty_pointers``, ``sealed_execution``, ``single_run``, ``result_inline``,
-   ``assets_kept``, ``read_once``, ``args_inline``, ``roles_once``, ``state_if_changed``,
-   ``policy_once``, ``history_counted``. ``read_once`` wraps the store read that
-   ``assets_kept`` replaced (within one call, then across calls).
-   ``sealed_execution`` replaces ``execute_byte_code`` before ``single_run`` wraps it: the
-   single-run wrapper skips the mock-twin run, and the one run left goes to the sealed
-   worker. ``read_once`` wraps ``_user_code_execute`` outside ``single_run``.
+   functions for the whole process): ``array_repr``, ``payload_walk``, ``execution_cap``,
+   ``role_registry``, ``blob_refs``, ``empty_pointers``, ``sealed_execution``, ``single_run``,
+   ``result_inline``, ``assets_kept``, ``read_once``, ``args_inline``, ``roles_once``,
+   ``state_if_changed``, ``policy_once``, ``history_counted``, ``stored_not_reread``,
+   ``status_once``. ``read_once`` wraps the store read that ``assets_kept`` replaced (within
+   one call, then across calls). ``sealed_execution`` replaces ``execute_byte_code`` before
+   ``single_run`` wraps it: the single-run wrapper skips the mock-twin run, and the one run
+   left goes to the sealed worker. ``read_once`` wraps ``_user_code_execute`` outside
+   ``single_run``.
 2. Worker patches, on the one Datasite object's service instances, after it exists:
    ``audit_hooks``. Instance attributes shadow the class, so the audit wrapper of
    ``ActionService._user_code_execute`` calls the class-level ``single_run`` wrapper inside it:
@@ -28,12 +28,10 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 Every patch checks the installed syft version before touching it and refuses any other:
 the patched private functions may have changed.
 
-Removed: ``payload_walk`` (short-circuiting ``attach_attribute_to_syft_object`` for bytes and
-str). It had no test; when one was written, a call returning 48 MB of bytes took 11.2 s with
-it and 9.7 s without, and a 32 MB weights round trip 5.4 s and 3.5 s: no measurable effect on
-the HTTP path this platform uses, so it is gone rather than kept unproven. Back (issue 14)
-as ``payload_walk`` in payload.py: the cost is on the server's *asset load* path (each blob
-read at each call), not on the HTTP result path that test measured; proved by its own test.
+Removed once, then back: ``payload_walk`` (short-circuiting
+``attach_attribute_to_syft_object`` for bytes and str) had no measurable effect on the HTTP
+result path; its cost is on the server's *asset load* path (each blob read at each call),
+which its own test now proves (payload.py).
 """
 
 from __future__ import annotations
@@ -61,6 +59,7 @@ from datasite.syftio.server import (
 log = logging.getLogger(__name__)
 SYFT_VERSION = "0.9.5"
 FIXES_TEST = "tests/integration/test_syft_fixes.py"
+CALL_PATH_TEST = "tests/integration/test_call_path.py"
 
 
 class Stage(StrEnum):
@@ -229,8 +228,7 @@ REGISTRY: tuple[Patch, ...] = (
         why="A researcher's result came back as an empty pointer and the client fetched it "
         "with two more requests (action.get, has_storage_permission): the call now answers "
         "that action.get itself, with the caller's credentials (syft's READ check decides).",
-        proof="tests/integration/test_call_path.py::"
-        "test_a_call_returns_its_result_without_a_second_request",
+        proof=f"{CALL_PATH_TEST}::test_a_call_returns_its_result_without_a_second_request",
         apply=lambda _: callpath.return_readable_results(),
     ),
     Patch(  # issue 14 (round overhead); applied before read_once, which wraps it
@@ -241,7 +239,7 @@ REGISTRY: tuple[Patch, ...] = (
         "blob store (a cost growing with the dataset, paid every round): the server's reads of "
         "an asset are kept between calls, within DATASITE_ASSET_CACHE_MB, and re-read as soon "
         "as the stored row changes.",
-        proof="tests/integration/test_call_path.py::test_an_asset_is_kept_between_calls",
+        proof=f"{CALL_PATH_TEST}::test_an_asset_is_kept_between_calls",
         apply=lambda _: assetcache.keep_assets(assetcache.budget_mb()),
     ),
     Patch(  # issue 14 (round overhead)
@@ -252,8 +250,7 @@ REGISTRY: tuple[Patch, ...] = (
         why="Each bound asset was read from the store and deserialized three times per call "
         "(flatten_action_arg, the input policy's is_valid and filter_kwargs), its blob "
         "reloaded each time: the server's own reads during one execution are kept.",
-        proof="tests/integration/test_call_path.py::"
-        "test_each_object_and_role_is_read_once_per_call",
+        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: callpath.read_each_object_once(),
     ),
     Patch(  # issue 14 (round overhead)
@@ -264,7 +261,7 @@ REGISTRY: tuple[Patch, ...] = (
         "(action.set, echoing the value back) before the call: a call may now carry arguments "
         "the store does not hold, stored first by the same action.set with the caller's "
         "credentials (roles that may call it only); ids already stored are left to syft.",
-        proof="tests/integration/test_call_path.py::test_a_call_carries_its_own_arguments",
+        proof=f"{CALL_PATH_TEST}::test_a_call_carries_its_own_arguments",
         apply=lambda _: callpath.store_inline_arguments(),
     ),
     Patch(  # issue 14 (round overhead)
@@ -275,8 +272,7 @@ REGISTRY: tuple[Patch, ...] = (
         why="Every store access looked up the caller's role by reading and deserializing "
         "their user record (dozens of times per call); during one code call (which changes "
         "no user) each account's role is looked up once.",
-        proof="tests/integration/test_call_path.py::"
-        "test_each_object_and_role_is_read_once_per_call",
+        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: callpath.look_up_roles_once(),
     ),
     Patch(  # issue 14 (round overhead)
@@ -286,8 +282,7 @@ REGISTRY: tuple[Patch, ...] = (
         why="After every execution syft rewrote the whole UserCode (serialize, check, update, "
         "read back) to save an output-policy state that a counting policy never changes: the "
         "record is written only when it differs from the stored row.",
-        proof="tests/integration/test_call_path.py::"
-        "test_each_object_and_role_is_read_once_per_call",
+        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: callpath.write_code_state_if_changed(),
     ),
     Patch(  # issue 14 (round overhead)
@@ -298,8 +293,7 @@ REGISTRY: tuple[Patch, ...] = (
         why="Each call deserialized the function's input policy twice (in _call and in "
         "_user_code_execute) from the same stored bytes (22 ms each for ours): the bytes are "
         "deserialized once per process and each call gets its own copy.",
-        proof="tests/integration/test_call_path.py::"
-        "test_each_object_and_role_is_read_once_per_call",
+        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: callpath.build_input_policy_once(),
     ),
     Patch(  # issue 14 (round overhead)
@@ -311,9 +305,25 @@ REGISTRY: tuple[Patch, ...] = (
         "deserialized (growing with the rounds): the cap counts the rows without "
         "deserializing them, and _call's read of the history (used only when a call is "
         "refused) happens when it is first looked at.",
-        proof="tests/integration/test_call_path.py::"
-        "test_each_object_and_role_is_read_once_per_call",
+        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
         apply=lambda _: history.install(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="stored_not_reread",
+        stage=Stage.CLASS,
+        target="syft.store.db.stash.ObjectStash.set (its read-back through get_by_uid)",
+        why="Each object stored (a call's arguments, result, execution record) was read back "
+        "and deserialized again after its insert: set returns the object its check read.",
+        proof=f"{CALL_PATH_TEST}::test_a_stored_object_is_not_read_back_and_the_approval_once",
+        apply=lambda _: callpath.return_checked_object(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="status_once",
+        stage=Stage.CLASS,
+        target="syft.service.code.user_code.UserCode.get_status during UserCodeService._call",
+        why="Each call read the function's approval record eight times: once per call now.",
+        proof=f"{CALL_PATH_TEST}::test_a_stored_object_is_not_read_back_and_the_approval_once",
+        apply=lambda _: callpath.read_status_once(),
     ),
     Patch(
         name="audit_hooks",
