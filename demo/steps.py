@@ -31,6 +31,7 @@ POOL_GRID = 2
 LR = 0.003
 ROUNDS = 10
 LOCAL_EPOCHS = 2
+ALGORITHM = "fedavg"
 SIZE = 32  # training image px
 
 
@@ -176,7 +177,7 @@ batch_size = 32
 local_epochs = {local_epochs}
 rounds = {rounds}
 seed = 0
-algorithm = "fedavg"
+algorithm = "{ALGORITHM}"
 fedbn = true
 min_sites = {min_sites}
 site_timeout_s = 600

@@ -6,9 +6,11 @@ for admins and compliance). Runs inside the datasite process only.
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import math
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,13 @@ from datasite.review.findings import (
 )
 from datasite.review.risk import risk_report
 from datasite.sandbox.release import HISTOGRAM_BYTES, SchemaError, parse_declared
+from datasite.syftio.server import history
 from fedcommon.task_schema import SCHEMA_ARGUMENT
 
 log = logging.getLogger(__name__)
 _code_env_dir: list[Path] = []  # the site's data dir, set once at start (use_code_environment)
+_indexes: dict[Any, tuple[list[tuple[str, Any]], dict[str, dict[str, Any]]]] = {}
+_index_lock = threading.Lock()
 
 
 def use_code_environment(data_dir: Path) -> None:
@@ -77,17 +82,31 @@ def email_for_uid(worker: Any, uid: Any) -> str | None:
 
 
 def asset_index(worker: Any) -> dict[str, dict[str, Any]]:
-    """Asset action id (hex) -> {name: "dataset/asset", shape}."""
+    """Asset action id (hex) -> {name: "dataset/asset", shape}.
+
+    Every approved call needs it (the audit record, the privacy charge, the pruner) and
+    deserializing every dataset each time cost more with each dataset a site holds: the index
+    is rebuilt only when the datasets' stored rows differ from those it was built from (the
+    rows are compared as stored, not deserialized; the same root read ``get_all`` does).
+    """
+    stash = worker.services.dataset.stash
+    found = sorted(history.rows(stash, worker.verify_key, {}), key=lambda row: str(row.id))
+    stored = [(str(row.id), row.fields) for row in found]
+    with _index_lock:
+        kept = _indexes.get(worker.id)
+        if kept is not None and kept[0] == stored:
+            return copy.deepcopy(kept[1])
     index: dict[str, dict[str, Any]] = {}
-    datasets = worker.services.dataset.stash.get_all(worker.verify_key).unwrap()
-    for dataset in datasets:
+    for dataset in (stash.row_as_obj(row) for row in found):
         for asset in dataset.asset_list:
             shape = [int(d) for d in asset.shape] if asset.shape else []
             index[asset.action_id.no_dash] = {
                 "name": f"{dataset.name}/{asset.name}",
                 "shape": shape,
             }
-    return index
+    with _index_lock:
+        _indexes[worker.id] = (stored, index)
+    return copy.deepcopy(index)
 
 
 def _binding(rule: Any, assets: dict[str, dict[str, Any]]) -> Binding:
