@@ -266,6 +266,8 @@ def train(
         SyftSite(name, handle, _assets(fed, name, experiment), experiment, found)
         for name, handle in fed.clients.items()
     ]
+    for site in sites:  # a stale API is refetched here, not inside the first round
+        site.look_up()
     coordinator = Coordinator(sites, experiment, Path(out), progress)
     return coordinator.run(initial_weights(experiment.site_config(), found))
 

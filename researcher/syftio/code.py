@@ -274,6 +274,21 @@ def result_of(pointer: Any) -> Any:
     return pointer.get() if error or isinstance(data, ActionDataEmpty) else data
 
 
+def look_up(client: Any, experiment: ExperimentConfig, site_task: SiteTask | None) -> bool:
+    """Whether ``client``'s API has the experiment's function, looked up as :func:`call` does.
+
+    syft refetches a client's whole API (~1 s) the first time a name it lacks is looked up:
+    a client that logged in before the function was approved pays that inside the first
+    round's call. Looking it up before the rounds start moves that cost out of the rounds.
+    """
+    try:
+        with quiet():
+            getattr(client.code, function_name(experiment, site_task))
+    except AttributeError:
+        return False  # not submitted there: the call says so, as a skipped site
+    return True
+
+
 def call(
     client: Any,
     site: str,

@@ -30,6 +30,10 @@ class SyftSite:
         if self.task is None:
             self.task = load_task(self.experiment.task)
 
+    def look_up(self) -> bool:
+        """Find the approved function before the first call (see :func:`code.look_up`)."""
+        return code.look_up(self.client, self.experiment, self.task)
+
     def _call(self, weights: Weights, task: str, round_index: int) -> Reply:
         if self.inline is None:
             self.inline = code.takes_inline_arguments(self.client)

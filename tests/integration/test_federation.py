@@ -162,3 +162,49 @@ def test_denied_site_is_skipped_with_the_admins_reason(
     assert summary["sites_skipped"]["west"][0] == f"round 1: {reason}"
     west = next(r for r in api.status(fed, exp) if r["site"] == "west")
     assert (west["status"], west["reason"]) == ("denied", "no imaging research this quarter")
+
+
+def test_train_refetches_no_sites_api_it_does_not_need(
+    federation: Federation, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """syft refetches a client's whole API (~1 s a site) whenever a name it lacks is looked
+    up. A researcher who connects after the approval (``researcher train``) needs no refetch;
+    one who connected before it needs one per site, before the rounds, not inside round 1."""
+    from syft.client.client import SyftClient
+
+    from researcher.coordinator import Coordinator
+
+    fetched: list[str] = []
+    in_round: list[bool] = []
+    fetch, run_round = SyftClient._fetch_api, Coordinator._round
+
+    def counted_fetch(self: Any, *args: Any, **kwargs: Any) -> Any:
+        fetched.append("round" if in_round else "setup")
+        return fetch(self, *args, **kwargs)
+
+    def counted_round(self: Any, *args: Any, **kwargs: Any) -> Any:
+        in_round.append(True)
+        try:
+            return run_round(self, *args, **kwargs)
+        finally:
+            in_round.clear()
+
+    monkeypatch.setattr(SyftClient, "_fetch_api", counted_fetch)
+    monkeypatch.setattr(Coordinator, "_round", counted_round)
+    fresh, stale = experiment("fetch_fresh", rounds=1), experiment("fetch_stale", rounds=1)
+    before = federation.connect()
+    api.submit(before, stale)
+    api.submit(before, fresh)
+    federation.decide(stale)
+    federation.decide(fresh)
+
+    after = federation.connect()  # each login fetches the API once
+    fetched.clear()
+    summary = api.train(after, fresh, tmp_path / "fresh")
+    assert summary["sites_used"] == list(NAMES)
+    assert fetched == []  # syft's datasets[name] refetched the API at each site: 3
+
+    fetched.clear()
+    summary = api.train(before, stale, tmp_path / "stale")
+    assert summary["sites_used"] == list(NAMES)
+    assert fetched == ["setup"] * len(NAMES)  # one per site, none inside a round
