@@ -284,8 +284,8 @@ def look_up(client: Any, experiment: ExperimentConfig, site_task: SiteTask | Non
     try:
         with quiet():
             getattr(client.code, function_name(experiment, site_task))
-    except AttributeError:
-        return False  # not submitted there: the call says so, as a skipped site
+    except Exception:  # noqa: BLE001 - not submitted, or the site failed: the round's call
+        return False  # meets it again and reports it for that site (skipped), not the run
     return True
 
 

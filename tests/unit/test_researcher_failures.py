@@ -91,3 +91,35 @@ def test_only_a_permanent_code_drops_the_site(
     Coordinator([sites[0], refusing], exp, tmp_path).run(initial_weights(exp.site_config()))
 
     assert refusing.calls == calls
+
+
+class _Code:
+    def __init__(self, failure: BaseException | None) -> None:
+        self.failure = failure
+
+    def __getattr__(self, name: str) -> Any:
+        if self.failure is not None:
+            raise self.failure
+        return lambda **kwargs: None
+
+
+@pytest.mark.parametrize(
+    ("failure", "found"),
+    [
+        pytest.param(None, True, id="approved"),
+        pytest.param(AttributeError("no such function"), False, id="not-submitted"),
+        pytest.param(ConnectionError("site went away"), False, id="site-failed"),
+    ],
+)
+def test_looking_up_the_function_before_the_rounds_never_stops_a_run(
+    failure: BaseException | None, found: bool
+) -> None:
+    """train looks each site's function up before round 1; a site that fails there is met
+    again by its round's call and skipped for that round, so the look-up must not raise."""
+    from types import SimpleNamespace
+
+    from researcher.syftio.code import look_up
+
+    client = SimpleNamespace(code=_Code(failure))
+    exp = ExperimentConfig(name="x", dataset="d", model=ModelConfig(width=8, depth=2))
+    assert look_up(client, exp, None) is found
