@@ -104,6 +104,16 @@ def _with_memo(
     return run
 
 
+def _kept(memo: dict[Any, Any], key: Any, load: Callable[[], Any]) -> Any:
+    """``memo[key]``, loaded once; a failed result is handed back, not kept."""
+    if key not in memo:
+        found = load()
+        if not found.is_ok():
+            return found
+        memo[key] = found
+    return memo[key]
+
+
 def active() -> list[str]:
     """The call-path patches this process has installed (published at ``/site/health``)."""
     return sorted(_active)
@@ -176,13 +186,9 @@ def read_each_object_once() -> None:
         memo = _reads.get()
         if memo is None or credentials != self.root_verify_key:
             return get(self, uid=uid, credentials=credentials, has_permission=has_permission)
-        key = uid.id
-        if key not in memo:
-            found = get(self, uid=uid, credentials=credentials, has_permission=has_permission)
-            if not found.is_ok():
-                return found
-            memo[key] = found
-        return memo[key]
+        load = functools.partial(get, self, uid=uid, credentials=credentials,
+                                 has_permission=has_permission)  # fmt: skip
+        return _kept(memo, uid.id, load)
 
     stash_get.reads_once = True  # type: ignore[attr-defined]
     ActionService._user_code_execute = _with_memo(_reads, execute)  # type: ignore[method-assign]
@@ -351,13 +357,7 @@ def read_status_once() -> None:
         memo = _statuses.get()
         if memo is None or context is None or self.status_link is None:
             return get_status(self, context)
-        key = self.status_link.object_uid
-        if key not in memo:
-            found = get_status(self, context)
-            if not found.is_ok():
-                return found
-            memo[key] = found
-        return memo[key]
+        return _kept(memo, self.status_link.object_uid, lambda: get_status(self, context))
 
     status.once_per_call = True  # type: ignore[attr-defined]
     UserCodeService._call = _with_memo(_statuses, call)  # type: ignore[method-assign]
