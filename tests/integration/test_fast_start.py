@@ -3,6 +3,7 @@ torch tensors still travel both ways through an approved function."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -43,6 +44,11 @@ def test_tensors_round_trip_after_a_torch_free_start(sites: SiteFactory) -> None
 
     assert isinstance(back, torch.Tensor)
     assert torch.equal(back, sent)
+    # once torch is in, the start-up heap (syft's and torch's objects) is frozen: the
+    # collector's full passes no longer walk it (datasite/syftio/server/startup.settle_heap)
+    log = wait_for_log(site.data_dir / "logs" / "datasite.log", "start-up heap frozen")
+    frozen = re.search(r"start-up heap frozen \((\d+) objects\)", log)
+    assert frozen is not None and int(frozen.group(1)) > 100_000
 
 
 def test_stored_data_reprs_are_summarized() -> None:
