@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from datasite.config import AdminCredentials, SiteSettings
 from datasite.identity import SiteIdentity
+from datasite.syftio.server.afterreply import AfterReply
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,7 @@ def build_app(settings: SiteSettings, worker: Any) -> FastAPI:
             worker.stop()
 
     app = FastAPI(title=settings.name, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.add_middleware(AfterReply)  # background work a call starts waits for its reply
     app.include_router(make_routes(worker=worker), prefix="/api/v2")
     app.include_router(make_site_router(worker, settings), prefix="/site")
     return app

@@ -7,7 +7,8 @@ result, so the store grew by about two models per site per call.
 
 After each call of a function, the objects of its *earlier* calls (their results and the
 caller's uploaded arguments; never a dataset's assets, never an argument the new call uses)
-are deleted in a background thread, off the call's path. The caller has fetched them by then:
+are deleted in a background thread, off the call's path, started once the call's reply has
+been sent (``afterreply``), not while it is signed. The caller has fetched them by then:
 the coordinator reads each reply before its next call. Which executions are earlier is known
 from that thread's last read of the function's history (the store is read on the call's path
 only at a function's first call after launch: the history grows every round). That read takes
@@ -30,7 +31,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from datasite.syftio.server import history
+from datasite.syftio.server import afterreply, history
 from datasite.syftio.server import requests as rr
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,8 @@ def install(worker: Any) -> Pruner:
         except Exception:  # noqa: BLE001 - unknown code: syft's own error follows
             return original(context, uid, *args, **kwargs)
         result = original(context, uid, *args, **kwargs)
-        pruner.pool.submit(_safely, pruner.after_call, uid, before)  # prunes, reads the history
+        # prunes and reads the history once the reply is sent (not beside its signing)
+        afterreply.later(lambda: pruner.pool.submit(_safely, pruner.after_call, uid, before))
         return result
 
     service._call = call
