@@ -3,7 +3,8 @@
 A request's handler runs in a worker thread and holds the interpreter lock while it signs
 and serializes its reply. Background work it starts at once (the pruning of earlier results)
 competes with that for the lock: signing a ~120 KB training reply took 22-48 ms with the
-pruning thread running beside it, 8-12 ms without (py-spy and timing, 1 site, issue 14).
+pruning thread running beside it, 7-15 ms once pruning waited for the reply (timed in a
+real site, 1 site, issue 14).
 ``later`` queues such work on the request; :class:`AfterReply`, an ASGI middleware, starts it
 once the response has gone out. Outside a request (an in-process server, a test) it runs now.
 """
