@@ -72,10 +72,7 @@ def build_app(settings: SiteSettings, worker: Any) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info("datasite %s ready on http://%s:%d", settings.name, settings.host, settings.port)
-        if startup.deferred_pending():  # the fast_start patch left torch for now
-            startup.load_deferred_in_background()  # and settles the heap once it is loaded
-        else:
-            startup.settle_heap()
+        startup.finish_start_in_background()  # torch, if the fast start left it; the heap
         sealed.warm_up()
         try:
             yield

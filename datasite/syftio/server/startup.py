@@ -121,18 +121,21 @@ def register_torch_serde() -> None:
     )
 
 
-def load_deferred_in_background() -> threading.Thread:
-    """Load torch (and its serde) in a daemon thread; started once the server is up."""
+def finish_start_in_background() -> threading.Thread:
+    """In a daemon thread, started once the server is up: load torch (and its serde) where
+    the fast start left it out, then :func:`settle_heap`. Neither delays the site's readiness.
+    """
 
     def work() -> None:
-        try:
-            register_torch_serde()
-            log.info("torch loaded and its syft serializer registered")
-        except Exception:
-            log.exception("could not load torch; training calls will fail")
+        if deferred_pending():
+            try:
+                register_torch_serde()
+                log.info("torch loaded and its syft serializer registered")
+            except Exception:
+                log.exception("could not load torch; training calls will fail")
         settle_heap()
 
-    thread = threading.Thread(target=work, name="load-torch", daemon=True)
+    thread = threading.Thread(target=work, name="finish-start", daemon=True)
     thread.start()
     return thread
 
