@@ -122,9 +122,7 @@ class Recorder:
         self.write("executed", context, details)
 
     def _request_id(self, code: Any) -> str | None:
-        stash = self.worker.services.request.stash
-        found = stash.get_by_usercode_id(self.worker.verify_key, code.id).unwrap()
-        return found[0].id.no_dash if found else None
+        return rr.request_id_for_code(self.worker, code.id)
 
     def not_run(self, context: Any, uid: Any, error: BaseException | None) -> None:
         code = self.worker.services.user_code.stash.get_by_uid(self.worker.verify_key, uid)

@@ -50,8 +50,11 @@ deserializes that to check it can be read, inserts the row, then reads the row b
 deserializes it again to return it (the action store's ``set_or_update``, which stores each
 call's arguments and result, throws that object away). ``return_checked_object`` returns the
 object the check deserialized from the very fields written: the same data, one query and one
-deserialization fewer per stored object. The row is the one just inserted in the same session,
-owned by (so readable with) the credentials the read-back uses.
+deserialization fewer per stored object (the row was just inserted in the same session, owned
+by the credentials the read-back uses). The arguments a call carries (``args_inline``) were
+then read and deserialized again by the execution: the server's reads of them during that
+call now get the object their store check read (the same instance each time, as
+``read_each_object_once`` hands out).
 
 **Each call read the approval eight times.** ``UserCode.get_status`` reads the function's
 status record from the store on every look (the execution check, both policies' getters,
@@ -85,6 +88,14 @@ _statuses: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVa
 )
 _stored: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "stored", default=None
+)
+# Objects a call's own inline arguments were stored as (``args_inline``), by id, while the
+# call runs; ``_capture`` is set only around those stores.
+_seeds: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "seeds", default=None
+)
+_capture: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
+    "capture", default=None
 )
 
 
@@ -130,18 +141,32 @@ def store_inline_arguments() -> None:
 
     @functools.wraps(original)
     def _call(self: Any, context: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
+        seeds: dict[Any, Any] = {}
         if context.role.value >= ServiceRole.DATA_SCIENTIST.value:  # who may call action.set
             action = context.server.services.action
             for key, value in kwargs.items():
                 if isinstance(value, ActionObject) and not action.stash.exists(
                     context.credentials, value.id
                 ):
-                    kwargs[key] = action.set(context, value)
-        return original(self, context, uid, *args, **kwargs)
+                    kwargs[key] = _set_capturing(seeds, action, context, value)
+        token = _seeds.set(seeds)
+        try:
+            return original(self, context, uid, *args, **kwargs)
+        finally:
+            _seeds.reset(token)
 
     _call.stores_inline_arguments = True  # type: ignore[attr-defined]
     UserCodeService._call = _call  # type: ignore[method-assign]
     _active.add("args_inline")
+
+
+def _set_capturing(seeds: dict[Any, Any], action: Any, context: Any, value: Any) -> Any:
+    """``action.set(context, value)``; the object its store check read goes into ``seeds``."""
+    token = _capture.set(seeds)
+    try:
+        return action.set(context, value)
+    finally:
+        _capture.reset(token)
 
 
 def return_readable_results() -> None:
@@ -183,7 +208,9 @@ def read_each_object_once() -> None:
 
     @functools.wraps(get)
     def stash_get(self: Any, uid: Any, credentials: Any, has_permission: bool = False) -> Any:
-        memo = _reads.get()
+        memo, seeds = _reads.get(), _seeds.get() or {}
+        if credentials == self.root_verify_key and uid.id in seeds:
+            return seeds[uid.id]  # an argument this call has just stored
         if memo is None or credentials != self.root_verify_key:
             return get(self, uid=uid, credentials=credentials, has_permission=has_permission)
         load = functools.partial(get, self, uid=uid, credentials=credentials,
@@ -310,11 +337,16 @@ def return_checked_object() -> None:
 
     @functools.wraps(store)
     def set_(self: Any, credentials: Any, obj: Any, *args: Any, **kwargs: Any) -> Any:
-        token = _stored.set({"obj": obj})  # what this set writes, and what its check read
+        memo: dict[str, Any] = {"obj": obj}  # what this set writes, and what its check read
+        token = _stored.set(memo)
         try:
-            return store(self, credentials, obj, *args, **kwargs)
+            outcome = store(self, credentials, obj, *args, **kwargs)
         finally:
             _stored.reset(token)
+        seeds = _capture.get()
+        if seeds is not None and memo.get("served") and outcome.is_ok():
+            seeds[obj.id.id] = outcome  # the stored object, as a read would return it
+        return outcome
 
     def serialize_json(value: Any, *args: Any, **kwargs: Any) -> Any:
         fields = serialize(value, *args, **kwargs)
@@ -334,6 +366,7 @@ def return_checked_object() -> None:
     def get_by_uid(self: Any, credentials: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
         memo = _stored.get()
         if memo is not None and "checked" in memo and uid == memo["obj"].id:
+            memo["served"] = True
             return Ok(memo.pop("checked"))  # the read-back at the end of this set
         return read(self, credentials, uid, *args, **kwargs)
 

@@ -313,7 +313,9 @@ REGISTRY: tuple[Patch, ...] = (
         stage=Stage.CLASS,
         target="syft.store.db.stash.ObjectStash.set (its read-back through get_by_uid)",
         why="Each object stored (a call's arguments, result, execution record) was read back "
-        "and deserialized again after its insert: set returns the object its check read.",
+        "after its insert, the arguments a call carried again by its execution: set returns "
+        "the object its check read, and that call's reads of its arguments get it too "
+        "(tests/integration/test_call_reuse.py).",
         proof=f"{CALL_PATH_TEST}::test_a_stored_object_is_not_read_back_and_the_approval_once",
         apply=lambda _: callpath.return_checked_object(),
     ),

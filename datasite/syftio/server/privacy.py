@@ -145,8 +145,7 @@ class Guard:
 
 
 def _request_id(worker: Any, code: Any) -> str:
-    found = worker.services.request.stash.get_by_usercode_id(worker.verify_key, code.id).unwrap()
-    return str(found[0].id.no_dash) if found else code.id.no_dash
+    return rr.request_id_for_code(worker, code.id) or code.id.no_dash
 
 
 def _task_value(worker: Any, kwargs: dict[str, Any]) -> str | None:

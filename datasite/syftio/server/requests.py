@@ -62,6 +62,23 @@ def root_context(worker: Any) -> Any:
     )
 
 
+_request_ids: dict[str, str] = {}  # user code id -> the id of the request that submitted it
+
+
+def request_id_for_code(worker: Any, code_id: Any) -> str | None:
+    """The id (hex) of the request that submitted user code ``code_id``; None if none is
+    stored. A code's request never changes, so each one is looked up once per process (every
+    approved call needs it twice: the audit record and the privacy charge)."""
+    key = str(code_id)
+    if key not in _request_ids:
+        stash = worker.services.request.stash
+        found = stash.get_by_usercode_id(worker.verify_key, code_id).unwrap()
+        if not found:
+            return None
+        _request_ids[key] = str(found[0].id.no_dash)
+    return _request_ids[key]
+
+
 def email_for(worker: Any, verify_key: Any) -> str:
     """The email of the user holding ``verify_key``."""
     if verify_key is None:
