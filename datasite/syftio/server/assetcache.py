@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from datasite.errors import ConfigError
-from datasite.syftio.server.callpath import stored_fields
+from datasite.syftio.server.history import stored_fields
 
 BUDGET_ENV, DEFAULT_BUDGET_MB = "DATASITE_ASSET_CACHE_MB", 1024
 _kept: collections.OrderedDict[Any, tuple[Any, Any]] = collections.OrderedDict()

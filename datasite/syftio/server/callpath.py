@@ -28,7 +28,7 @@ nothing outside that execution (another request, the pruning thread) sees the me
 **Each store access read a user record.** The store checks permissions with the caller's
 role, which it reads by deserializing their user record: 22 times in one call of a small
 function. ``look_up_roles_once`` keeps each account's role for the duration of one code call
-(which changes no account); other requests and threads look it up as before.
+(which changes no account), the pruning thread for one pass; other requests look it up.
 
 **Each execution rewrote the whole function record.** After every run syft writes the
 UserCode back (``update_code_state``: serialize, deserialize to check, update, read back) to
@@ -72,6 +72,8 @@ import functools
 import threading
 from collections.abc import Callable
 from typing import Any
+
+from datasite.syftio.server.history import stored_fields
 
 _active: set[str] = set()
 _reads: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
@@ -123,6 +125,11 @@ def _kept(memo: dict[Any, Any], key: Any, load: Callable[[], Any]) -> Any:
             return found
         memo[key] = found
     return memo[key]
+
+
+def one_role_lookup(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function``, looking each account's role up once while it runs (``roles_once``)."""
+    return _with_memo(_roles, function)
 
 
 def active() -> list[str]:
@@ -245,15 +252,6 @@ def look_up_roles_once() -> None:
     UserCodeService._call = _with_memo(_roles, call)  # type: ignore[method-assign]
     ObjectStash.get_role = role  # type: ignore[method-assign]
     _active.add("roles_once")
-
-
-def stored_fields(stash: Any, uid: Any) -> Any:
-    """A row's stored fields as the database returns them, not deserialized (None: no row)."""
-    import sqlalchemy as sa
-
-    with stash.sessionmaker() as session:
-        query = sa.select(stash.table.c.fields).where(stash._get_field_filter("id", uid))
-        return session.execute(query).scalar_one_or_none()
 
 
 def write_code_state_if_changed() -> None:

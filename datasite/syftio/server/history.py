@@ -56,6 +56,15 @@ def rows(stash: Any, credentials: Any, filters: dict[str, Any]) -> list[Any]:
         return list(query.execute(session).all())
 
 
+def stored_fields(stash: Any, uid: Any) -> Any:
+    """A row's stored fields as the database returns them, not deserialized (None: no row)."""
+    import sqlalchemy as sa
+
+    with stash.sessionmaker() as session:
+        query = sa.select(stash.table.c.fields).where(stash._get_field_filter("id", uid))
+        return session.execute(query).scalar_one_or_none()
+
+
 def count_rows(stash: Any, credentials: Any, filters: dict[str, Any]) -> int:
     """How many rows ``stash.get_all(credentials, filters)`` would return, none deserialized."""
     return len(rows(stash, credentials, filters))

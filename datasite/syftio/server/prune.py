@@ -19,6 +19,11 @@ the history's rows without deserializing them and deserializes only the records 
 - our audit log: every execution's output keys, shapes, dtypes, bytes and sha256, written
   before anything is deleted (``audit_hooks``).
 
+An object whose data are all in its row (no blob: a call's small arguments, a result under
+the blob threshold) is deleted by that row, as syft's ``action.delete`` ends, without reading
+it first (syft deserializes the whole object to look for a blob); the pass looks up the site's
+own role once (``callpath.one_role_lookup``), not once per read and delete.
+
 A caller that asks for an old result again gets syft's "not found" error.
 """
 
@@ -31,8 +36,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from datasite.syftio.server import afterreply, history
+from datasite.syftio.server import afterreply, callpath, history
 from datasite.syftio.server import requests as rr
+from datasite.syftio.server.history import stored_fields
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +92,36 @@ class Pruner:
             log.info("pruned %d objects of %d earlier executions", deleted, len(old))
 
     def delete(self, uid: Any) -> bool:
+        """Delete one stored object: one without blobs by its row alone, as syft's own delete
+        ends; one with a blob through syft's ``action.delete``, which reads (deserializes)
+        the whole object first to find its blob."""
+        action = self.worker.services.action
         try:
-            self.worker.services.action.delete(rr.root_context(self.worker), uid)
+            fields = stored_fields(action.stash, uid)
+            if fields is None:
+                return False  # already gone
+            if _inline(fields):
+                action.stash.delete_by_uid(credentials=self.worker.verify_key, uid=uid).unwrap()
+            else:
+                action.delete(rr.root_context(self.worker), uid)
             return True
-        except Exception as err:  # noqa: BLE001 - already gone, or never stored: skip it
+        except Exception as err:  # noqa: BLE001 - never stored, or the store failed: skip it
             log.debug("prune: cannot delete %s: %s", uid, err)
             return False
+
+
+def _inline(fields: Any) -> bool:
+    """A stored row whose data are all in the row: an ActionObject, or both halves of a twin
+    (a result computed on an asset), none with a blob entry."""
+    if not isinstance(fields, dict):
+        return False
+    parts = [fields[half] for half in ("private_obj", "mock_obj") if half in fields] or [fields]
+    return all(
+        isinstance(part, dict)
+        and "syft_blob_storage_entry_id" in part
+        and part["syft_blob_storage_entry_id"] is None
+        for part in parts
+    )
 
 
 def _ids(output: Any) -> list[Any]:
@@ -114,7 +144,8 @@ def install(worker: Any) -> Pruner:
             return original(context, uid, *args, **kwargs)
         result = original(context, uid, *args, **kwargs)
         # prunes and reads the history once the reply is sent (not beside its signing)
-        afterreply.later(lambda: pruner.pool.submit(_safely, pruner.after_call, uid, before))
+        work = callpath.one_role_lookup(pruner.after_call)  # the site's own role, each delete
+        afterreply.later(lambda: pruner.pool.submit(_safely, work, uid, before))
         return result
 
     service._call = call
