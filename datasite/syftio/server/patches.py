@@ -1,5 +1,8 @@
 """Every change this platform makes to syft 0.9.5, in one registry, applied by one install().
 
+What a patch is: :mod:`datasite.syftio.server.patchkit`; the call-path patches of issue 14
+are listed in :mod:`datasite.syftio.server.callpath_patches` and take their place here.
+
 Each :class:`Patch` names what it changes (``target``), why (a measured defect or a platform
 need), the syft version it is pinned to, and the test that fails without it (``proof``,
 checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies them in
@@ -38,70 +41,20 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from datasite.audit.log import AuditLog
-from datasite.syftio.server import (
-    assetcache,
-    audit_hooks,
-    callpath,
-    fixes,
-    history,
-    payload,
-    prune,
-    sealed,
-    startup,
-)
+from datasite.syftio.server import audit_hooks, fixes, payload, prune, sealed, startup
+from datasite.syftio.server.callpath_patches import CALL_PATH
+from datasite.syftio.server.patchkit import SYFT_VERSION as SYFT_VERSION
+from datasite.syftio.server.patchkit import Patch as Patch
+from datasite.syftio.server.patchkit import PatchError as PatchError
+from datasite.syftio.server.patchkit import Runtime as Runtime
+from datasite.syftio.server.patchkit import Stage as Stage
+from datasite.syftio.server.patchkit import check_version as check_version
 
 log = logging.getLogger(__name__)
-SYFT_VERSION = "0.9.5"
 FIXES_TEST = "tests/integration/test_syft_fixes.py"
-CALL_PATH_TEST = "tests/integration/test_call_path.py"
-
-
-class Stage(StrEnum):
-    IMPORT = "import"  # before syft is imported
-    CLASS = "class"  # before the Datasite exists
-    WORKER = "worker"  # on the Datasite's service instances
-
-
-@dataclass
-class Runtime:
-    """What worker patches need; ``audit`` is set by the audit hooks."""
-
-    audit_dir: Path
-    worker: Any = None
-    audit: AuditLog | None = None
-    applied: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Patch:
-    name: str
-    stage: Stage
-    target: str
-    why: str
-    proof: str  # "path/to/test.py::test_name": fails without the patch
-    apply: Callable[[Runtime], None]
-    pinned: str = SYFT_VERSION
-
-
-class PatchError(RuntimeError):
-    """syft is not the version a patch was written for; nothing was patched."""
-
-
-def check_version(patch: Patch) -> None:
-    from importlib.metadata import version  # the installed version, without importing syft
-
-    found = version("syft")
-    if found != patch.pinned:
-        raise PatchError(
-            f"Patch {patch.name} targets syft=={patch.pinned}, found {found}. "
-            "Install the pinned version (scripts/setup) or review the patch first."
-        )
 
 
 def _install_pruner(runtime: Runtime) -> None:
@@ -221,112 +174,7 @@ REGISTRY: tuple[Patch, ...] = (
         proof=f"{FIXES_TEST}::test_execution_cap_is_enforced_only_with_the_fix",
         apply=lambda _: fixes.fix_single_run(),
     ),
-    Patch(  # issue 14 (round overhead)
-        name="result_inline",
-        stage=Stage.CLASS,
-        target="syft.service.code.user_code_service.UserCodeService._call",
-        why="A researcher's result came back as an empty pointer and the client fetched it "
-        "with two more requests (action.get, has_storage_permission): the call now answers "
-        "that action.get itself, with the caller's credentials (syft's READ check decides).",
-        proof=f"{CALL_PATH_TEST}::test_a_call_returns_its_result_without_a_second_request",
-        apply=lambda _: callpath.return_readable_results(),
-    ),
-    Patch(  # issue 14 (round overhead); applied before read_once, which wraps it
-        name="assets_kept",
-        stage=Stage.CLASS,
-        target="syft.service.action.action_store.ActionObjectStash.get (the server's own reads)",
-        why="Every call deserialized each bound asset again and reloaded its data from the "
-        "blob store (a cost growing with the dataset, paid every round): the server's reads of "
-        "an asset are kept between calls, within DATASITE_ASSET_CACHE_MB, and re-read as soon "
-        "as the stored row changes.",
-        proof=f"{CALL_PATH_TEST}::test_an_asset_is_kept_between_calls",
-        apply=lambda _: assetcache.keep_assets(assetcache.budget_mb()),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="read_once",
-        stage=Stage.CLASS,
-        target="syft.service.action.action_store.ActionObjectStash.get during "
-        "syft.service.action.action_service.ActionService._user_code_execute",
-        why="Each bound asset was read from the store and deserialized three times per call "
-        "(flatten_action_arg, the input policy's is_valid and filter_kwargs), its blob "
-        "reloaded each time: the server's own reads during one execution are kept.",
-        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
-        apply=lambda _: callpath.read_each_object_once(),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="args_inline",
-        stage=Stage.CLASS,
-        target="syft.service.code.user_code_service.UserCodeService._call",
-        why="syft's client stored each argument of a call with a request of its own "
-        "(action.set, echoing the value back) before the call: a call may now carry arguments "
-        "the store does not hold, stored first by the same action.set with the caller's "
-        "credentials (roles that may call it only); ids already stored are left to syft.",
-        proof=f"{CALL_PATH_TEST}::test_a_call_carries_its_own_arguments",
-        apply=lambda _: callpath.store_inline_arguments(),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="roles_once",
-        stage=Stage.CLASS,
-        target="syft.store.db.stash.ObjectStash.get_role during "
-        "syft.service.code.user_code_service.UserCodeService._call",
-        why="Every store access looked up the caller's role by reading and deserializing "
-        "their user record (dozens of times per call); during one code call (which changes "
-        "no user) each account's role is looked up once.",
-        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
-        apply=lambda _: callpath.look_up_roles_once(),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="state_if_changed",
-        stage=Stage.CLASS,
-        target="syft.service.code.user_code_service.UserCodeService.update_code_state",
-        why="After every execution syft rewrote the whole UserCode (serialize, check, update, "
-        "read back) to save an output-policy state that a counting policy never changes: the "
-        "record is written only when it differs from the stored row.",
-        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
-        apply=lambda _: callpath.write_code_state_if_changed(),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="policy_once",
-        stage=Stage.CLASS,
-        target="syft.service.code.user_code.UserCode._get_input_policy during "
-        "syft.service.code.user_code_service.UserCodeService._call",
-        why="Each call deserialized the function's input policy twice (in _call and in "
-        "_user_code_execute) from the same stored bytes (22 ms each for ours): the bytes are "
-        "deserialized once per process and each call gets its own copy.",
-        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
-        apply=lambda _: callpath.build_input_policy_once(),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="history_counted",
-        stage=Stage.CLASS,
-        target="syft.service.policy.policy.OutputPolicyExecuteCount.count (server side), "
-        "syft.service.code.user_code.UserCode.get_output_history",
-        why="Each call read every earlier execution record of the function twice, each one "
-        "deserialized (growing with the rounds): the cap counts the rows without "
-        "deserializing them, and _call's read of the history (used only when a call is "
-        "refused) happens when it is first looked at.",
-        proof=f"{CALL_PATH_TEST}::test_each_object_and_role_is_read_once_per_call",
-        apply=lambda _: history.install(),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="stored_not_reread",
-        stage=Stage.CLASS,
-        target="syft.store.db.stash.ObjectStash.set (its read-back through get_by_uid)",
-        why="Each object stored (a call's arguments, result, execution record) was read back "
-        "after its insert, the arguments a call carried again by its execution: set returns "
-        "the object its check read, and that call's reads of its arguments get it too "
-        "(tests/integration/test_call_reuse.py).",
-        proof=f"{CALL_PATH_TEST}::test_a_stored_object_is_not_read_back_and_the_approval_once",
-        apply=lambda _: callpath.return_checked_object(),
-    ),
-    Patch(  # issue 14 (round overhead)
-        name="status_once",
-        stage=Stage.CLASS,
-        target="syft.service.code.user_code.UserCode.get_status during UserCodeService._call",
-        why="Each call read the function's approval record eight times: once per call now.",
-        proof=f"{CALL_PATH_TEST}::test_a_stored_object_is_not_read_back_and_the_approval_once",
-        apply=lambda _: callpath.read_status_once(),
-    ),
+    *CALL_PATH,
     Patch(
         name="audit_hooks",
         stage=Stage.WORKER,
