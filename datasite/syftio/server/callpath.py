@@ -12,11 +12,9 @@ Researchers learn that the site does this from ``/site/health`` (:func:`active`)
 empty pointer (``result.as_empty()``) unless ``context.extra_kwargs`` says the caller may read
 it, which nothing sets for a researcher; the client then fetches the very object it may read
 with a second request (``action.get`` plus ``action.has_storage_permission``): one more HTTP
-round trip, signature and deserialization each way. ``return_readable_results`` answers that
-``action.get`` within the call: the same service read with the caller's own credentials, so
-syft's READ check decides, and a caller without the permission still gets the empty pointer.
-Nothing leaves that the caller could not ``.get()`` a moment later; the egress policy ran
-before the result was stored.
+round trip. ``return_readable_results`` answers that ``action.get`` within the call: the same
+service read with the caller's own credentials (syft's READ check decides; without it the
+empty pointer stands). Nothing leaves that the caller could not ``.get()`` a moment later.
 
 **Each bound object was read three times.** ``ActionService._user_code_execute`` reads every
 argument from the action store in ``flatten_action_arg``, again in the input policy's
@@ -34,8 +32,9 @@ function. ``look_up_roles_once`` keeps each account's role for the duration of o
 UserCode back (``update_code_state``: serialize, deserialize to check, update, read back) to
 save its output policy's state, which for a policy that counts from the output history (our
 execution cap, syft's ``OutputPolicyExecuteCount``) never changes. ``write_code_state_if_changed``
-compares what would be written with the stored row and writes only when they differ: a policy
-whose state does change is written as before.
+writes only when the policy states differ from the stored row's (the only fields a call
+changes: syft's two callers set the output policy just before, the input policy's getter sets
+its state): a policy whose state does change is written as before.
 
 **The input policy was built twice a call.** ``_call`` and ``_user_code_execute`` each
 deserialize the function's input policy from the same stored bytes (ours: 72 kB, 22 ms, for
@@ -52,9 +51,8 @@ call's arguments and result, throws that object away). ``return_checked_object``
 object the check deserialized from the very fields written: the same data, one query and one
 deserialization fewer per stored object (the row was just inserted in the same session, owned
 by the credentials the read-back uses). The arguments a call carries (``args_inline``) were
-then read and deserialized again by the execution: the server's reads of them during that
-call now get the object their store check read (the same instance each time, as
-``read_each_object_once`` hands out).
+then read again by the execution: the server's reads of them in that call get the object
+their store check read (one instance, as ``read_each_object_once`` hands out).
 
 **Each call read the approval eight times.** ``UserCode.get_status`` reads the function's
 status record from the store on every look (the execution check, both policies' getters,
@@ -254,6 +252,9 @@ def look_up_roles_once() -> None:
     _active.add("roles_once")
 
 
+POLICY_STATES = ("input_policy_state", "output_policy_state")  # what an execution changes
+
+
 def write_code_state_if_changed() -> None:
     from syft.serde.json_serde import serialize_json
     from syft.service.code.user_code_service import UserCodeService
@@ -264,8 +265,11 @@ def write_code_state_if_changed() -> None:
 
     @functools.wraps(update)
     def update_code_state(self: Any, context: Any, code_item: Any) -> Any:
-        stored = stored_fields(self.stash, code_item.id)
-        if stored is not None and stored == serialize_json(code_item):
+        stored, fields = stored_fields(self.stash, code_item.id), type(code_item).model_fields
+        if stored is not None and all(
+            stored.get(key) == serialize_json(getattr(code_item, key), fields[key].annotation)
+            for key in POLICY_STATES
+        ):
             return code_item  # nothing to write
         return update(self, context, code_item)
 
