@@ -8,7 +8,10 @@ how much the sites' stores (database + blob files) grew per round of the 3-site 
 The overhead is a roughly fixed cost per call (syft's requests, store reads and writes, the
 sandbox, the egress check, the audit), so the ratio depends on how long a site computes: the
 3-site run is repeated with 4x the training images per site (``..._sites3_large``) to show it
-at a longer round.
+at a longer round. Each run's first call and its final evaluate cost more than the rounds
+between them (the first call initialises the function's state at the site; the final evaluate
+is a whole call for little compute), and with 3 rounds they weigh a third each: the last run,
+3 sites over 6 rounds, prints its ratio and the steady one (rounds 2-5).
 
 ``site_cpu_per_call_s``: the CPU seconds each site's own process spends per call (request
 handling, store, audit, pruning; not the sandbox that runs the code), averaged over the sites.
@@ -40,14 +43,15 @@ from researcher.toydata import site_split
 ADMIN = AdminCredentials(email="admin@bench.example", password="benchmark-admin-pw-1")
 EMAIL, PASSWORD = "bench@uni.example", "benchmark-researcher-1"
 SIZE, N_TRAIN, N_VAL, ROUNDS = 64, 256, 64, 3
-LARGE = 4  # the last run's training images per site: LARGE * N_TRAIN
+LARGE = 4  # the large run's training images per site: LARGE * N_TRAIN
+LONGER = 6  # rounds of the last run
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
 
 
-def experiment(n_sites: int, dataset: str = "bench") -> ExperimentConfig:
+def experiment(n_sites: int, dataset: str = "bench", rounds: int = ROUNDS) -> ExperimentConfig:
     model = ModelConfig(width=16, depth=3, image_size=SIZE)
     return ExperimentConfig(
-        name=f"overhead_{n_sites}_{dataset}", dataset=dataset, model=model, rounds=ROUNDS,
+        name=f"overhead_{n_sites}_{dataset}_{rounds}", dataset=dataset, model=model, rounds=rounds,
         local_epochs=2, lr=0.003, batch_size=32, min_sites=n_sites, spare_executions=0,
         fedbn=False,  # plain FedAvg, as Flower's side of benchmarks.vs_flower runs
     )  # fmt: skip
@@ -74,12 +78,14 @@ def settled_store_bytes(sites: list[SiteProcess], wait_s: float = 30.0) -> int:
     return last
 
 
-def measure(sites: list[SiteProcess], out: Path, dataset: str = "bench") -> dict[str, float]:
+def measure(
+    sites: list[SiteProcess], out: Path, dataset: str = "bench", n_rounds: int = ROUNDS
+) -> dict[str, float]:
     config = SitesConfig(sites=tuple(
         SiteConfig(name=s.name, url=s.url, email_env="B_EMAIL", password_env="B_PW") for s in sites
     ))  # fmt: skip
     fed = api.connect(config, {"B_EMAIL": EMAIL, "B_PW": PASSWORD})
-    exp = experiment(len(sites), dataset)
+    exp = experiment(len(sites), dataset, n_rounds)
     api.submit(fed, exp)
     for site in sites:
         for request in admin_login(site.url, ADMIN).requests:
@@ -93,8 +99,10 @@ def measure(sites: list[SiteProcess], out: Path, dataset: str = "bench") -> dict
     cpu = [(site.cpu_seconds() - b) / calls for site, b in zip(sites, cpu_before, strict=True)]
     wall = statistics.mean(r["wall_s"] for r in rounds)
     compute = statistics.mean(r["site_compute_s"] for r in rounds)
+    middle = rounds[1:-1] or rounds  # neither the first call of the run nor the final evaluate
+    steady = sum(r["wall_s"] for r in middle) / sum(r["site_compute_s"] for r in middle)
     return {"wall": wall, "compute": compute, "ratio": wall / compute, "store_mb": growth,
-            "site_cpu": statistics.mean(cpu)}  # fmt: skip
+            "site_cpu": statistics.mean(cpu), "steady": steady}  # fmt: skip
 
 
 def main() -> None:
@@ -129,6 +137,12 @@ def main() -> None:
             print(f"slowest_site_compute_s_sites3_large={large['compute']:.2f}")
             print(f"round_overhead_ratio_sites3_large={large['ratio']:.2f}")
             print(f"round_overhead_s_sites3_large={large['wall'] - large['compute']:.2f}")
+            longer = measure(sites, Path(root) / "longer", n_rounds=LONGER)
+            print(f"note=3 sites, {LONGER} rounds: the first call of a run and the final "
+                  "evaluate weigh less; steady = the rounds between them")  # fmt: skip
+            print(f"round_overhead_ratio_sites3_rounds{LONGER}={longer['ratio']:.2f}")
+            print(f"round_overhead_ratio_sites3_steady={longer['steady']:.2f}")
+            print(f"site_cpu_per_call_s_sites3_rounds{LONGER}={longer['site_cpu']:.3f}")
         finally:
             for site in sites:
                 site.stop()
