@@ -91,7 +91,7 @@ PRUNER_READS = textwrap.dedent(  # an in-process server with the pruner, approve
     callpath.look_up_roles_once()  # as a site installs it (roles_once)
     reads = collections.Counter()
     original = ObjectStash.row_as_obj
-    def row_as_obj(self, row):  # execution records the pruning thread deserializes
+    def row_as_obj(self, row):  # what the pruning thread deserializes, by kind
         obj = original(self, row)
         if threading.current_thread().name.startswith("prune"):
             reads["records" if isinstance(obj, ExecutionOutput) else type(obj).__name__] += 1
