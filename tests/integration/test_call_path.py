@@ -153,7 +153,7 @@ COUNTING = textwrap.dedent(  # what the server reads and writes while it runs a 
     """
 )
 
-APPROVED_TOTAL = textwrap.dedent(  # an in-process server, an asset, an approved function
+SERVER_WITH_ASSET = textwrap.dedent(  # an in-process server, a researcher's client, an asset
     """
     server = sy.orchestra.launch(name=f"{Path(sys.argv[0]).stem}-{sys.argv[1]}", reset=True)
     admin = server.login(email="info@openmined.org", password="changethis")
@@ -163,6 +163,11 @@ APPROVED_TOTAL = textwrap.dedent(  # an in-process server, an asset, an approved
     admin.upload_dataset(sy.Dataset(name="d", asset_list=[asset]))
     client = server.login(email="a@x.org", password="pw-12345678")
     asset = client.datasets["d"].assets["x"]
+    """
+)
+
+APPROVED_TOTAL = SERVER_WITH_ASSET + textwrap.dedent(  # and an approved function
+    """
     @sy.syft_function(
         input_policy=sy.ExactMatch(x=asset), output_policy=OutputPolicyExecuteCount(limit=LIMIT)
     )

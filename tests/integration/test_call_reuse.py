@@ -12,46 +12,46 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_call_path import COUNTING
+from tests.integration.test_call_path import COUNTING, SERVER_WITH_ASSET
 
 pytestmark = pytest.mark.integration
 
-CARRIED = COUNTING + textwrap.dedent(
-    """
-    from datasite.syftio.server import callpath
-    from researcher.syftio.code import result_of, uploaded
-    callpath.store_inline_arguments()
-    callpath.read_each_object_once()
-    if sys.argv[1] == "patched":
-        callpath.return_checked_object()
-    server = sy.orchestra.launch(name=f"{Path(sys.argv[0]).stem}-{sys.argv[1]}", reset=True)
-    admin = server.login(email="info@openmined.org", password="changethis")
-    admin.register(name="a", email="a@x.org", password="pw-12345678", password_verify="pw-12345678")
-    data = np.arange(12, dtype=np.float32)
-    asset = sy.Asset(name="x", data=data, mock=data * 0)
-    admin.upload_dataset(sy.Dataset(name="d", asset_list=[asset]))
-    client = server.login(email="a@x.org", password="pw-12345678")
-    asset = client.datasets["d"].assets["x"]
-    @sy.syft_function(
-        input_policy=sy.MixedInputPolicy(client=client, x=asset, w=dict),
-        output_policy=OutputPolicyExecuteCount(limit=3),
+CARRIED = (
+    COUNTING
+    + textwrap.dedent(
+        """
+        from datasite.syftio.server import callpath
+        from researcher.syftio.code import result_of, uploaded
+        callpath.store_inline_arguments()
+        callpath.read_each_object_once()
+        if sys.argv[1] == "patched":
+            callpath.return_checked_object()
+        """
     )
-    def total(x, w):
-        w["w"][0] = 1000.0  # the function's own copy: the stored argument must not change
-        return float(x.sum() + w["w"].sum())
-    client.code.request_code_execution(total)
-    admin.requests[0].approve()
-    values = []
-    for step in range(2):
-        carried = uploaded(client, {"w": {"w": np.ones(5, dtype=np.float32)}}, inline=True)
-        reads.clear()
-        values.append(result_of(client.code.total(x=asset, **carried)))
-    stored = server.python_server.services.action.stash.get(
-        carried["w"].id, server.python_server.verify_key
-    ).unwrap()
-    kept = float(stored.syft_action_data["w"].sum())
-    print("CARRIED", reads[str(carried["w"].id)], *values, kept)
-    """
+    + SERVER_WITH_ASSET
+    + textwrap.dedent(
+        """
+        @sy.syft_function(
+            input_policy=sy.MixedInputPolicy(client=client, x=asset, w=dict),
+            output_policy=OutputPolicyExecuteCount(limit=3),
+        )
+        def total(x, w):
+            w["w"][0] = 1000.0  # the function's own copy: the stored argument must not change
+            return float(x.sum() + w["w"].sum())
+        client.code.request_code_execution(total)
+        admin.requests[0].approve()
+        values = []
+        for step in range(2):
+            carried = uploaded(client, {"w": {"w": np.ones(5, dtype=np.float32)}}, inline=True)
+            reads.clear()
+            values.append(result_of(client.code.total(x=asset, **carried)))
+        stored = server.python_server.services.action.stash.get(
+            carried["w"].id, server.python_server.verify_key
+        ).unwrap()
+        kept = float(stored.syft_action_data["w"].sum())
+        print("CARRIED", reads[str(carried["w"].id)], *values, kept)
+        """
+    )
 )
 
 
