@@ -107,7 +107,7 @@ class Recorder:
                       "asset": assets.get(getattr(v, "no_dash", ""), {}).get("name")}
                   for k, v in kwargs.items()}  # fmt: skip
         details: dict[str, Any] = {
-            "request_id": self._request_id(code),
+            "request_id": rr.request_id_for_code(self.worker, code.id),
             "function": code.service_func_name,
             "code_hash": normalized_hash(code.raw_code),
             "inputs": inputs,
@@ -121,13 +121,13 @@ class Recorder:
         details["sandbox"] = sealed.take_verdict()  # verdict, limit or rule, resources
         self.write("executed", context, details)
 
-    def _request_id(self, code: Any) -> str | None:
-        return rr.request_id_for_code(self.worker, code.id)
-
     def not_run(self, context: Any, uid: Any, error: BaseException | None) -> None:
         code = self.worker.services.user_code.stash.get_by_uid(self.worker.verify_key, uid)
         code = code.unwrap()
-        details = {"request_id": self._request_id(code), "function": code.service_func_name}
+        details = {
+            "request_id": rr.request_id_for_code(self.worker, code.id),
+            "function": code.service_func_name,
+        }
         if error is None:
             self.write("execution_cached", context, details)
         else:
