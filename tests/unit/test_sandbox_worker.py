@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from datasite.sandbox import bwrap
+from datasite.sandbox import bwrap, worker
 from datasite.sandbox.runner import Sandbox
 from datasite.sandbox.verdict import Execution, Limits, Verdict
 
@@ -245,6 +245,24 @@ def test_limits_kill_the_call_and_the_sandbox_recovers(
 
     assert result.verdict is Verdict.KILLED and result.limit in limits, result
     assert_next_call_works(sandbox)
+
+
+def test_a_fork_bomb_of_a_torch_process_is_killed_at_the_wall_limit() -> None:
+    """With the site's process limit (64) and torch preloaded, the zygote's memory scan of
+    the bomb's copies (one memory-map lock per read, each held up by forking) took 19-26 s
+    and the wall-time kill waited for it: the site gave up on the sandbox (CI, stop 24)."""
+    limits = LIMITS.model_copy(update={"processes": 64, "memory_mb": 768})
+    with Sandbox(limits, preload=("numpy", "torch")) as box:
+        result = box.run("def f():\n" + textwrap.indent(FORK_BOMB, "    "), "f", {})
+        assert result.verdict is Verdict.KILLED and result.limit in {"processes", "wall_time"}
+        assert result.wall_s is not None and result.wall_s < limits.wall_s + 6, result
+        assert box.run(BENIGN, "f", {"x": np.arange(3)}).value == {"total": 3.0}
+
+
+def test_the_memory_scan_stops_at_the_deadline() -> None:
+    me = [os.getpid()]
+    assert worker._memory_bytes(me, deadline=time.monotonic() + 60) > 0
+    assert worker._memory_bytes(me, deadline=time.monotonic() - 1) == 0
 
 
 def test_oversized_reply_is_refused(sandbox: Sandbox) -> None:
