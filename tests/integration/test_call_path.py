@@ -76,6 +76,7 @@ def test_a_call_carries_its_own_arguments(
     sites: SiteFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from syft.client.api import SyftAPI
+    from syft.service.action.action_data_empty import ActionDataLink
     from syft.service.action.action_object import ActionObject
     from syft.types.errors import SyftException
 
@@ -106,6 +107,14 @@ def test_a_call_carries_its_own_arguments(
         value = result_of(ds.code.total(**arguments))
         assert (value["n_samples"], value["sum"]) == (12, 66.0 + 1000.0)
         assert paths.count("action.set") == 0 and paths.count("code.call") == 1
+        # The weights were used for that call only: the site's store never held them.
+        admin = admin_login(site.url, ADMIN)
+        assert admin.api.services.action.exists(arguments["weights"].id) is False
+        # A link (data naming another stored object, which the site would resolve with its
+        # own key) is refused before anything runs.
+        link = ActionObject.from_obj(ActionDataLink(action_object_id=asset.action_id))
+        with pytest.raises(SyftException, match="refers to another stored object"):
+            ds.code.total(data=asset, weights=link)
         assert np.array_equal(ds.datasets["d"].assets["x"].mock, np.zeros(12))  # untouched
         stored = admin_login(site.url, ADMIN).datasets["d"].assets["x"].data
         assert np.array_equal(stored, np.arange(12, dtype=np.float32))

@@ -1,6 +1,6 @@
-"""What a call stores for itself is not read back from the store within that call
-(datasite/syftio/server/callpath.py): the arguments a call carries (``args_inline``) are used as
-their store check read them, not deserialized again for the execution."""
+"""What a call carries is not read back from the store within that call
+(datasite/syftio/server/carried.py, callpath.py): plain arguments are never stored; one the call
+had to store (its data in the blob store) is used as its store check read it."""
 
 from __future__ import annotations
 
@@ -33,48 +33,60 @@ CARRIED = (
         """
         @sy.syft_function(
             input_policy=sy.MixedInputPolicy(client=client, x=asset, w=dict),
-            output_policy=OutputPolicyExecuteCount(limit=3),
+            output_policy=OutputPolicyExecuteCount(limit=4),
         )
         def total(x, w):
             w["w"][0] = 1000.0  # the function's own copy: the stored argument must not change
             return float(x.sum() + w["w"].sum())
         client.code.request_code_execution(total)
         admin.requests[0].approve()
+        from datasite.syftio.server import carried as carrying
+        plain_value = carrying._plain
+        carrying._plain = lambda value: False  # as for a carried argument in the blob store
+        store = server.python_server.services.action.stash
         values = []
         for step in range(2):
             carried = uploaded(client, {"w": {"w": np.ones(5, dtype=np.float32)}}, inline=True)
             reads.clear()
             values.append(result_of(client.code.total(x=asset, **carried)))
-        stored = server.python_server.services.action.stash.get(
-            carried["w"].id, server.python_server.verify_key
-        ).unwrap()
+        stored = store.get(carried["w"].id, server.python_server.verify_key).unwrap()
         kept = float(stored.syft_action_data["w"].sum())
         print("CARRIED", reads[str(carried["w"].id)], *values, kept)
+        carrying._plain = plain_value
+        plain = uploaded(client, {"w": {"w": np.ones(5, dtype=np.float32)}}, inline=True)
+        reads.clear()
+        value = result_of(client.code.total(x=asset, **plain))
+        print("PLAIN", reads[str(plain["w"].id)], value, int(store.exists(None, plain["w"].id)))
         """
     )
 )
 
 
 def test_an_argument_a_call_carries_is_not_read_back(tmp_path: Path) -> None:
-    """Two calls, each carrying its weights inline, on an in-process syft server: how often
-    the second call deserialized its own argument from the store, its value, and the stored
-    argument afterwards."""
+    """On an in-process syft server: two calls each carrying weights the site must store
+    (as one in the blob store would be), then one carrying plain weights (never stored); how
+    often each call deserialized its own argument from the store, the values, and what the
+    store holds afterwards."""
     script = tmp_path / "carried.py"
     script.write_text(CARRIED)
 
-    def run(mode: str) -> list[float]:
+    def run(mode: str) -> dict[str, list[float]]:
         done = subprocess.run(
             [sys.executable, str(script), mode], capture_output=True, text=True, timeout=300
         )
-        lines = [x for x in done.stdout.splitlines() if x.startswith("CARRIED ")]
-        assert len(lines) == 1, done.stdout[-2000:] + done.stderr[-2000:]
-        return [float(v) for v in lines[0].split()[1:]]
+        lines = [
+            x.split() for x in done.stdout.splitlines() if x.startswith(("CARRIED ", "PLAIN "))
+        ]
+        assert len(lines) == 2, done.stdout[-2000:] + done.stderr[-2000:]
+        return {line[0]: [float(v) for v in line[1:]] for line in lines}
 
     with ThreadPoolExecutor(2) as pool:
         plain, patched = pool.map(run, ("plain", "patched"))
-    # [reads of the carried argument during the call, first value, second value, stored sum]:
-    # without the patch the execution deserializes the argument stored just before it (its
-    # read-back after the insert comes on top, outside the counted part); with it, not at all.
-    # Same values (66 + 1000 + 4), and the function's change to its copy is not stored.
-    assert plain == [1.0, 1070.0, 1070.0, 5.0]
-    assert patched == [0.0, 1070.0, 1070.0, 5.0]
+    # CARRIED [reads of the argument during the call, first value, second value, stored sum]:
+    # without stored_not_reread the execution deserializes the argument stored just before
+    # it; with it, not at all. Same values (66 + 1000 + 4); the function's change to its
+    # copy is not stored.
+    assert plain["CARRIED"] == [1.0, 1070.0, 1070.0, 5.0]
+    assert patched["CARRIED"] == [0.0, 1070.0, 1070.0, 5.0]
+    # PLAIN [reads, value, stored (1) or not (0)]: plain weights are never stored, never read.
+    assert plain["PLAIN"] == patched["PLAIN"] == [0.0, 1070.0, 0.0]

@@ -1,12 +1,10 @@
 """Eight costs syft 0.9.5 adds to every approved call, removed (issue 14, round overhead).
 
 **Each argument took a request of its own.** syft's client stores every plain argument of a
-call with its own ``action.set`` request (the reply echoing the whole value back) and then
-sends the stored objects again in the call itself. ``store_inline_arguments`` lets a call
-carry arguments the store does not hold yet: the call stores them first, exactly as the
-caller's own ``action.set`` would (the same service method, the caller's credentials, for
-roles that may call ``action.set``); an id already in the store is left to syft's checks.
-Researchers learn that the site does this from ``/site/health`` (:func:`active`).
+call with its own ``action.set`` request and then sends the stored objects again in the call.
+``store_inline_arguments`` lets a call carry arguments the store does not hold: plain values
+are used for that call and never stored (:mod:`datasite.syftio.server.carried`). Researchers
+learn that the site does this from ``/site/health`` (:func:`active`).
 
 **The result came back empty.** ``UserCodeService._call`` returns a researcher's result as an
 empty pointer (``result.as_empty()``) unless ``context.extra_kwargs`` says the caller may read
@@ -50,9 +48,9 @@ deserializes it again to return it (the action store's ``set_or_update``, which 
 call's arguments and result, throws that object away). ``return_checked_object`` returns the
 object the check deserialized from the very fields written: the same data, one query and one
 deserialization fewer per stored object (the row was just inserted in the same session, owned
-by the credentials the read-back uses). The arguments a call carries (``args_inline``) were
-then read again by the execution: the server's reads of them in that call get the object
-their store check read (one instance, as ``read_each_object_once`` hands out).
+by the credentials the read-back uses). A carried argument that had to be stored
+(``args_inline``) is not read again by the execution: the call's reads of it get the object
+its store check read (one instance, as ``read_each_object_once`` hands out).
 
 **Each call read the approval eight times.** ``UserCode.get_status`` reads the function's
 status record from the store on every look (the execution check, both policies' getters,
@@ -71,6 +69,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from datasite.syftio.server import carried
 from datasite.syftio.server.history import stored_fields
 
 _active: set[str] = set()
@@ -88,14 +87,6 @@ _statuses: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVa
 )
 _stored: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "stored", default=None
-)
-# Objects a call's own inline arguments were stored as (``args_inline``), by id, while the
-# call runs; ``_capture`` is set only around those stores.
-_seeds: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
-    "seeds", default=None
-)
-_capture: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
-    "capture", default=None
 )
 
 
@@ -136,42 +127,8 @@ def active() -> list[str]:
 
 
 def store_inline_arguments() -> None:
-    from syft.service.action.action_object import ActionObject
-    from syft.service.code.user_code_service import UserCodeService
-    from syft.service.user.user_roles import ServiceRole
-
-    original: Callable[..., Any] = UserCodeService._call
-    if getattr(original, "stores_inline_arguments", False):
-        return
-
-    @functools.wraps(original)
-    def _call(self: Any, context: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
-        seeds: dict[Any, Any] = {}
-        if context.role.value >= ServiceRole.DATA_SCIENTIST.value:  # who may call action.set
-            action = context.server.services.action
-            for key, value in kwargs.items():
-                if isinstance(value, ActionObject) and not action.stash.exists(
-                    context.credentials, value.id
-                ):
-                    kwargs[key] = _set_capturing(seeds, action, context, value)
-        token = _seeds.set(seeds)
-        try:
-            return original(self, context, uid, *args, **kwargs)
-        finally:
-            _seeds.reset(token)
-
-    _call.stores_inline_arguments = True  # type: ignore[attr-defined]
-    UserCodeService._call = _call  # type: ignore[method-assign]
+    carried.install()
     _active.add("args_inline")
-
-
-def _set_capturing(seeds: dict[Any, Any], action: Any, context: Any, value: Any) -> Any:
-    """``action.set(context, value)``; the object its store check read goes into ``seeds``."""
-    token = _capture.set(seeds)
-    try:
-        return action.set(context, value)
-    finally:
-        _capture.reset(token)
 
 
 def return_readable_results() -> None:
@@ -213,9 +170,9 @@ def read_each_object_once() -> None:
 
     @functools.wraps(get)
     def stash_get(self: Any, uid: Any, credentials: Any, has_permission: bool = False) -> Any:
-        memo, seeds = _reads.get(), _seeds.get() or {}
-        if credentials == self.root_verify_key and uid.id in seeds:
-            return seeds[uid.id]  # an argument this call has just stored
+        memo, seeds = _reads.get(), carried.seeds.get() or {}
+        if uid.id in seeds:
+            return seeds[uid.id]  # an argument this call carries (its caller's or the site's read)
         if memo is None or credentials != self.root_verify_key:
             return get(self, uid=uid, credentials=credentials, has_permission=has_permission)
         load = functools.partial(get, self, uid=uid, credentials=credentials,
@@ -345,7 +302,7 @@ def return_checked_object() -> None:
             outcome = store(self, credentials, obj, *args, **kwargs)
         finally:
             _stored.reset(token)
-        seeds = _capture.get()
+        seeds = carried.capture.get()
         if seeds is not None and memo.get("served") and outcome.is_ok():
             seeds[obj.id.id] = outcome  # the stored object, as a read would return it
         return outcome

@@ -49,8 +49,10 @@ CALL_PATH: tuple[Patch, ...] = (
         target="syft.service.code.user_code_service.UserCodeService._call",
         why="syft's client stored each argument of a call with a request of its own "
         "(action.set, echoing the value back) before the call: a call may now carry arguments "
-        "the store does not hold, stored first by the same action.set with the caller's "
-        "credentials (roles that may call it only); ids already stored are left to syft.",
+        "the store does not hold (roles that may call action.set only). Plain values are used "
+        "for that call and never stored (owned by the caller for the input policy); anything "
+        "else is stored first by the caller's own action.set; a link to another stored object "
+        "is refused; ids already stored are left to syft (datasite/syftio/server/carried.py).",
         proof=f"{CALL_PATH_TEST}::test_a_call_carries_its_own_arguments",
         apply=lambda _: callpath.store_inline_arguments(),
     ),
