@@ -5,7 +5,7 @@ modules named below). Part of the one registry, :data:`datasite.syftio.server.pa
 
 from __future__ import annotations
 
-from datasite.syftio.server import assetcache, callpath, history
+from datasite.syftio.server import assetcache, callpath, codecache, history
 from datasite.syftio.server.patchkit import Patch, Stage
 
 CALL_PATH_TEST = "tests/integration/test_call_path.py"
@@ -110,6 +110,18 @@ CALL_PATH: tuple[Patch, ...] = (
         "(tests/integration/test_call_reuse.py).",
         proof=f"{CALL_PATH_TEST}::test_a_stored_object_is_not_read_back_and_the_approval_once",
         apply=lambda _: callpath.return_checked_object(),
+    ),
+    Patch(  # issue 14 (round overhead)
+        name="code_kept",
+        stage=Stage.CLASS,
+        target="syft.service.code.user_code_stash.UserCodeStash.row_as_obj",
+        why="Every call deserialized the function's whole stored record (source, signature, "
+        "policies) each time it read it: the store is still queried with syft's permission "
+        "filter, and a record whose stored fields are unchanged is handed out as a deep copy "
+        "of the one deserialized before (a changed record is read fresh).",
+        proof="tests/integration/test_code_records.py::"
+        "test_a_function_record_is_deserialized_once_per_version",
+        apply=lambda _: codecache.keep_code_records(),
     ),
     Patch(  # issue 14 (round overhead)
         name="status_once",
