@@ -170,9 +170,7 @@ def read_each_object_once() -> None:
 
     @functools.wraps(get)
     def stash_get(self: Any, uid: Any, credentials: Any, has_permission: bool = False) -> Any:
-        memo, seeds = _reads.get(), carried.seeds.get() or {}
-        if uid.id in seeds:
-            return seeds[uid.id]  # an argument this call carries (its caller's or the site's read)
+        memo = _reads.get()
         if memo is None or credentials != self.root_verify_key:
             return get(self, uid=uid, credentials=credentials, has_permission=has_permission)
         load = functools.partial(get, self, uid=uid, credentials=credentials,
