@@ -45,6 +45,8 @@ def install() -> None:
     from syft.service.action.action_store import ActionObjectStash
     from syft.service.code.user_code_service import UserCodeService
     from syft.service.policy.policy import UserOwned
+    from syft.types.errors import SyftException
+    from syft.types.result import Err
 
     original: Callable[..., Any] = UserCodeService._call
     if getattr(original, "stores_inline_arguments", False):
@@ -54,7 +56,10 @@ def install() -> None:
     def _call(self: Any, context: Any, uid: Any, *args: Any, **kwargs: Any) -> Any:
         found: dict[Any, Any] = {}
         carriers: dict[Any, Any] = {}
-        _take_carried(context, kwargs, found, carriers)
+        try:
+            _take_carried(context, kwargs, found, carriers)
+        except SyftException as err:  # a refused argument: a failed call, as syft's own are
+            return Err(err)
         tokens = seeds.set(found), owners.set(carriers)
         try:
             return original(self, context, uid, *args, **kwargs)
