@@ -228,6 +228,20 @@ READS = (
 )
 
 
+def tagged_lines(script: Path, mode: str, *tags: str) -> dict[str, list[float]]:
+    """Run ``script mode`` (a file, not ``-c``: syft reads a function's source) and return
+    the numbers printed on each line starting with one of ``tags``, by tag; each must appear
+    exactly once."""
+    done = subprocess.run(
+        [sys.executable, str(script), mode], capture_output=True, text=True, timeout=300
+    )
+    lines = [x.split() for x in done.stdout.splitlines() if x.split()[:1] in ([t] for t in tags)]
+    assert sorted(line[0] for line in lines) == sorted(tags), (
+        done.stdout[-2000:] + done.stderr[-2000:]
+    )
+    return {line[0]: [float(v) for v in line[1:]] for line in lines}
+
+
 def reads_in_a_call(script: Path, mode: str) -> dict[str, float]:
     """The second approved call of a function on an in-process syft server: how often the
     asset and user records were deserialized in it, how often the function's record was

@@ -4,15 +4,13 @@ had to store (its data in the blob store) is used as its store check read it."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_call_path import COUNTING, SERVER_WITH_ASSET
+from tests.integration.test_call_path import COUNTING, SERVER_WITH_ASSET, tagged_lines
 
 pytestmark = pytest.mark.integration
 
@@ -71,14 +69,7 @@ def test_an_argument_a_call_carries_is_not_read_back(tmp_path: Path) -> None:
     script.write_text(CARRIED)
 
     def run(mode: str) -> dict[str, list[float]]:
-        done = subprocess.run(
-            [sys.executable, str(script), mode], capture_output=True, text=True, timeout=300
-        )
-        lines = [
-            x.split() for x in done.stdout.splitlines() if x.startswith(("CARRIED ", "PLAIN "))
-        ]
-        assert len(lines) == 2, done.stdout[-2000:] + done.stderr[-2000:]
-        return {line[0]: [float(v) for v in line[1:]] for line in lines}
+        return tagged_lines(script, mode, "CARRIED", "PLAIN")
 
     with ThreadPoolExecutor(2) as pool:
         plain, patched = pool.map(run, ("plain", "patched"))

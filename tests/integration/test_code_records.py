@@ -4,15 +4,13 @@ changed record is read fresh, and syft's permission filter still decides who rea
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_call_path import APPROVED_TOTAL, COUNTING
+from tests.integration.test_call_path import APPROVED_TOTAL, COUNTING, tagged_lines
 
 pytestmark = pytest.mark.integration
 
@@ -64,12 +62,7 @@ def test_a_function_record_is_deserialized_once_per_version(tmp_path: Path) -> N
     script.write_text(RECORDS)
 
     def run(mode: str) -> list[float]:
-        done = subprocess.run(
-            [sys.executable, str(script), mode], capture_output=True, text=True, timeout=300
-        )
-        lines = [x for x in done.stdout.splitlines() if x.startswith("RECORDS ")]
-        assert len(lines) == 1, done.stdout[-2000:] + done.stderr[-2000:]
-        return [float(v) for v in lines[0].split()[1:]]
+        return tagged_lines(script, mode, "RECORDS")["RECORDS"]
 
     with ThreadPoolExecutor(2) as pool:
         plain, patched = pool.map(run, ("plain", "patched"))
