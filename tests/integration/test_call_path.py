@@ -24,19 +24,22 @@ from tests.conftest import ADMIN, RESEARCHER_PASSWORD, SiteFactory, add_user
 pytestmark = pytest.mark.integration
 
 
-def approved_sum(site: SiteProcess) -> tuple[Any, Any]:
-    """A researcher's approved ``total(data, weights)`` on ``site``: (their client, the asset)."""
+def approved_sum(site: SiteProcess, limit: int | None = None) -> tuple[Any, Any]:
+    """A researcher's approved ``total(data, weights)`` on ``site``: (their client, the asset).
+    One call, or ``limit`` calls."""
     import syft as sy
+    from syft.service.policy.policy import OutputPolicyExecuteCount
 
     add_user(site.url, "ada@uni.example", "researcher")
     data = np.arange(12, dtype=np.float32)
     upload_dataset(admin_login(site.url, ADMIN), "d", "d", {"x": (data, np.zeros_like(data))})
     ds = login(site.url, "ada@uni.example", RESEARCHER_PASSWORD)
     asset = ds.datasets["d"].assets["x"]
+    policy = OutputPolicyExecuteCount(limit=limit) if limit else sy.SingleExecutionExactOutput()
 
     @sy.syft_function(
         input_policy=sy.MixedInputPolicy(client=ds, data=asset, weights=dict),
-        output_policy=sy.SingleExecutionExactOutput(),
+        output_policy=policy,
     )
     def total(data, weights):  # type: ignore[no-untyped-def]
         summed = float(data.sum() + weights["w"].sum())

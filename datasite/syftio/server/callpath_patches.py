@@ -5,12 +5,24 @@ modules named below). Part of the one registry, :data:`datasite.syftio.server.pa
 
 from __future__ import annotations
 
-from datasite.syftio.server import assetcache, callpath, codecache, history
+from datasite.syftio.server import assetcache, callpath, codecache, history, replyonly
 from datasite.syftio.server.patchkit import Patch, Stage
 
 CALL_PATH_TEST = "tests/integration/test_call_path.py"
 
 CALL_PATH: tuple[Patch, ...] = (
+    Patch(  # issue 14 (round overhead); applied first: result_inline and args_inline wrap it
+        name="result_unstored",
+        stage=Stage.CLASS,
+        target="syft.service.action.action_service.ActionService.set_result_to_store during "
+        "syft.service.code.user_code_service.UserCodeService._call",
+        why="Every call's result was stored (blob file, row, permissions), read back for the "
+        "reply and deleted a call later: a call that carried its arguments (the researcher "
+        "client's protocol) gets its result in its reply only, nothing stored; syft's own "
+        "client, errors, admins and jobs keep syft's path (replyonly.py).",
+        proof="tests/integration/test_reply_only.py::test_a_carried_call_leaves_no_result_in_the_store",
+        apply=lambda _: replyonly.install(),
+    ),
     Patch(  # issue 14 (round overhead)
         name="result_inline",
         stage=Stage.CLASS,

@@ -33,6 +33,9 @@ seeds: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar("s
 owners: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
     "owners", default=None
 )
+# ... and the account that carried any argument in this call, plain or stored first (None
+# when the call carried none: syft's own client); ``replyonly`` reads it.
+carrier: contextvars.ContextVar[Any] = contextvars.ContextVar("carrier", default=None)
 # Set only around the store of a carried argument that is not plain (see ``_stored``).
 capture: contextvars.ContextVar[dict[Any, Any] | None] = contextvars.ContextVar(
     "capture", default=None
@@ -57,15 +60,17 @@ def install() -> None:
         found: dict[Any, Any] = {}
         carriers: dict[Any, Any] = {}
         try:
-            _take_carried(context, kwargs, found, carriers)
+            took = _take_carried(context, kwargs, found, carriers)
         except SyftException as err:  # a refused argument: a failed call, as syft's own are
             return Err(err)
         tokens = seeds.set(found), owners.set(carriers)
+        by = carrier.set(context.credentials if took else None)
         try:
             return original(self, context, uid, *args, **kwargs)
         finally:
             seeds.reset(tokens[0])
             owners.reset(tokens[1])
+            carrier.reset(by)
 
     owned: Callable[..., Any] = UserOwned.is_owned
 
@@ -93,21 +98,23 @@ def install() -> None:
 
 def _take_carried(
     context: Any, kwargs: dict[str, Any], found: dict[Any, Any], carriers: dict[Any, Any]
-) -> None:
-    """Replace each carried argument in ``kwargs`` by the object the call will use."""
+) -> bool:
+    """Replace each carried argument in ``kwargs`` by the object the call will use; whether
+    the call carried any."""
     from syft.service.action.action_object import ActionObject
     from syft.service.user.user_roles import ServiceRole
     from syft.types.errors import SyftException
     from syft.types.result import Ok
 
     if context.role.value < ServiceRole.DATA_SCIENTIST.value:  # who may call action.set
-        return
-    action = context.server.services.action
+        return False
+    action, took = context.server.services.action, False
     for key, value in kwargs.items():
         if not isinstance(value, ActionObject) or action.stash.exists(
             context.credentials, value.id
         ):
             continue
+        took = True
         if value.is_link:
             raise SyftException(public_message=LINK_REFUSED)
         if _plain(value):
@@ -116,6 +123,7 @@ def _take_carried(
             found[value.id.id], carriers[value.id.id] = Ok(value), context.credentials
         else:
             kwargs[key] = _stored(found, action, context, value)
+    return took
 
 
 def _plain(value: Any) -> bool:

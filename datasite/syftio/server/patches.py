@@ -12,7 +12,8 @@ checked to exist by tests/unit/test_syft_patches.py). :func:`install` applies th
 1. Class patches, before the Datasite object exists (they change syft's classes and module
    functions for the whole process): ``array_repr``, ``payload_walk``, ``execution_cap``,
    ``role_registry``, ``blob_refs``, ``empty_pointers``, ``sealed_execution``, ``single_run``,
-   ``result_inline``, ``assets_kept``, ``read_once``, ``args_inline``, ``roles_once``,
+   ``result_unstored``, ``result_inline``, ``assets_kept``, ``read_once``, ``args_inline``,
+   ``roles_once``,
    ``state_if_changed``, ``policy_once``, ``history_counted``, ``stored_not_reread``,
    ``status_once``. ``read_once`` wraps the store read that ``assets_kept`` replaced (within
    one call, then across calls). ``sealed_execution`` replaces ``execute_byte_code`` before
