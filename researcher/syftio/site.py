@@ -31,7 +31,10 @@ class SyftSite:
             self.task = load_task(self.experiment.task)
 
     def look_up(self) -> bool:
-        """Find the approved function before the first call (see :func:`code.look_up`)."""
+        """Find the approved function before the first call (see :func:`code.look_up`), and
+        ask the site how it takes calls (``/site/health``): neither is paid in round 1."""
+        if self.inline is None:
+            self.inline = code.takes_inline_arguments(self.client)
         return code.look_up(self.client, self.experiment, self.task)
 
     def _call(self, weights: Weights, task: str, round_index: int) -> Reply:

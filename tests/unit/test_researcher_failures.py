@@ -123,3 +123,26 @@ def test_looking_up_the_function_before_the_rounds_never_stops_a_run(
     client = SimpleNamespace(code=_Code(failure))
     exp = ExperimentConfig(name="x", dataset="d", model=ModelConfig(width=8, depth=2))
     assert look_up(client, exp, None) is found
+
+
+def test_the_site_is_asked_how_it_takes_calls_before_the_rounds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """look_up (before round 1) asks the site once whether it takes inline arguments (an HTTP
+    request, ~0.1 s); the rounds' calls reuse that answer instead of paying it in round 1."""
+    from types import SimpleNamespace
+
+    from researcher.syftio import code
+    from researcher.syftio.site import SyftSite
+
+    asked: list[object] = []
+    calls: list[bool] = []
+    monkeypatch.setattr(code, "takes_inline_arguments", lambda c: asked.append(c) or True)
+    monkeypatch.setattr(code, "call", lambda *args, **kw: calls.append(args[5]) or {"n_samples": 3})
+    exp = ExperimentConfig(name="x", dataset="d", model=ModelConfig(width=8, depth=2))
+    site = SyftSite("a", SimpleNamespace(code=_Code(None)), {}, exp)
+    assert site.look_up() is True and len(asked) == 1
+    weights = initial_weights(exp.site_config())
+    for round_index in range(2):
+        assert site.train(weights, round_index).n_samples == 3
+    assert len(asked) == 1 and calls == [True, True]  # inline, and not asked again
