@@ -44,3 +44,6 @@ def test_a_carried_call_leaves_no_result_in_the_store(sites: SiteFactory) -> Non
             r for r in AuditLog(site.data_dir / "audit").records() if r["event"] == "executed"
         ]
         assert [len(r["details"]["output"]["sha256"]) for r in executed] == [64, 64]
+        # The approval loaded the function's one asset (warmup.py), over HTTP as admins do.
+        log = (site.data_dir / "logs" / "datasite.log").read_text()
+        assert "loaded 1 asset(s) of approved request" in log

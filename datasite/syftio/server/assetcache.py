@@ -61,6 +61,15 @@ def budget_mb(env: Mapping[str, str] = os.environ) -> int:
     return int(raw)
 
 
+_budget = [DEFAULT_BUDGET_MB * 1024 * 1024]  # bytes, as keep_assets set it
+
+
+def trim() -> None:
+    """Drop the least recently used kept objects until they fit the budget."""
+    with _lock:
+        _trim(_budget[0])
+
+
 def kept_ids() -> list[Any]:
     with _lock:
         return list(_kept)
@@ -90,6 +99,7 @@ def keep_assets(budget_mb: int = DEFAULT_BUDGET_MB) -> None:
     budget = budget_mb * 1024 * 1024
     if getattr(get, "keeps_assets", False) or budget <= 0:
         return
+    _budget[0] = budget
     UserCodeService._call = trimmed_after(UserCodeService._call, budget)  # type: ignore[method-assign]
 
     @functools.wraps(get)

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from datasite.syftio.server import audit_hooks, fixes, payload, prune, sealed, startup
+from datasite.syftio.server import audit_hooks, fixes, payload, prune, sealed, startup, warmup
 from datasite.syftio.server.callpath_patches import CALL_PATH
 from datasite.syftio.server.patchkit import SYFT_VERSION as SYFT_VERSION
 from datasite.syftio.server.patchkit import Patch as Patch
@@ -210,6 +210,18 @@ REGISTRY: tuple[Patch, ...] = (
         proof="tests/integration/test_privacy.py::"
         "test_a_budget_of_3_allows_one_request_costing_2_and_refuses_a_second",
         apply=_install_privacy_budget,
+    ),
+    Patch(
+        name="assets_warm",
+        stage=Stage.WORKER,
+        target="service request.apply (instance attribute, outermost): after an approval, a "
+        "background read of the function's bound assets into the kept-asset store",
+        why="An approved function's first call read its assets from the store and the blob "
+        "store inside the first training round (a cost growing with the dataset): they are "
+        "loaded once the admin approves (issue 14).",
+        proof="tests/integration/test_warmup.py::"
+        "test_the_first_call_finds_its_assets_loaded_at_approval",
+        apply=lambda runtime: warmup.install(runtime.worker),
     ),
 )
 
