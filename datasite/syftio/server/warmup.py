@@ -57,11 +57,11 @@ def _safely(worker: Any, request_id: Any) -> None:
 def warm(worker: Any, request_id: Any) -> int:
     """Read the bound assets of an approved request's function into the kept-asset store;
     how many were loaded."""
-    request = worker.services.request.stash.get_by_uid(worker.verify_key, request_id).unwrap()
-    if rr.status_of(request) is not RequestStatus.APPROVED:
-        return 0
     stash, loaded = worker.services.action.stash, 0
     if not getattr(type(stash).get, "keeps_assets", False):  # assets_kept off: nothing kept
+        return 0
+    request = worker.services.request.stash.get_by_uid(worker.verify_key, request_id).unwrap()
+    if rr.status_of(request) is not RequestStatus.APPROVED:
         return 0
     found_code = request.get_user_code(rr.root_context(worker))
     if found_code.is_err():  # not a code request: nothing to load
